@@ -1,0 +1,1 @@
+"""Gateway client, task states and the background job runner. No bpy here."""

@@ -1,0 +1,1 @@
+"""Splat file readers and the SplatCloud value they produce. No bpy here."""
