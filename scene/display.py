@@ -119,7 +119,8 @@ def _palette_materials(shader: bpy.types.NodeTree) -> list[bpy.types.Material]:
         mat = bpy.data.materials.get(name)
         if mat is None:
             mat = bpy.data.materials.new(name)
-            mat.use_nodes = True
+            if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
+                mat.use_nodes = True
             nodes = mat.node_tree.nodes
             nodes.clear()
             wrapper = nodes.new("ShaderNodeGroup")

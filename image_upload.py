@@ -1,0 +1,97 @@
+"""Make a chosen image fit the gateway's upload rules (main thread, uses bpy).
+
+The gateway takes PNG, JPEG or WebP, at most 1024 px a side and 2 MiB. A file
+that already fits is sent as it is; anything else Blender can read is scaled
+down and re-encoded as JPEG. Only the bytes go to the worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import bpy
+
+MAX_SIDE = 1024
+MAX_BYTES = 2 * 1024 * 1024 - 16 * 1024
+"""2 MiB is the limit for the whole request: leave room for the multipart framing."""
+MAX_SOURCE_BYTES = 200 * 1024 * 1024
+_JPEG_QUALITIES = (92, 85, 75, 60)
+
+
+class ImageUploadError(ValueError):
+    """The image cannot be sent; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str
+    mime: str
+    width: int
+    height: int
+    reencoded: bool
+
+
+def sniff_mime(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def prepare_upload(path: str) -> Upload:
+    """The bytes to upload for the image at ``path``; ImageUploadError if impossible."""
+    path = bpy.path.abspath(path)
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise ImageUploadError(f"The image {path!r} does not exist: choose another file.")
+    size = os.path.getsize(path)
+    if size > MAX_SOURCE_BYTES:
+        raise ImageUploadError(
+            f"The image {name} is {size / 1e6:.0f} MB: choose an image under 200 MB."
+        )
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        image = bpy.data.images.load(path, check_existing=False)
+    except RuntimeError as exc:
+        raise ImageUploadError(
+            f"Blender cannot read {name} as an image ({exc}): use a PNG, JPEG or WebP file."
+        ) from None
+    try:
+        width, height = image.size[:]
+        if width == 0 or height == 0:
+            raise ImageUploadError(
+                f"Blender cannot read {name} as an image: use a PNG, JPEG or WebP file."
+            )
+        mime = sniff_mime(data)
+        if mime and max(width, height) <= MAX_SIDE and len(data) <= MAX_BYTES:
+            return Upload(data, name, mime, width, height, reencoded=False)
+        return _reencode(image, name, width, height)
+    finally:
+        bpy.data.images.remove(image)
+
+
+def _reencode(image: bpy.types.Image, name: str, width: int, height: int) -> Upload:
+    factor = min(1.0, MAX_SIDE / max(width, height))
+    new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
+    if (new_w, new_h) != (width, height):
+        image.scale(new_w, new_h)
+    stem = os.path.splitext(name)[0] or "image"
+    with tempfile.TemporaryDirectory(prefix="gen404-") as tmp:
+        out = os.path.join(tmp, stem + ".jpg")
+        image.file_format = "JPEG"
+        for quality in _JPEG_QUALITIES:
+            image.save(filepath=out, quality=quality)
+            with open(out, "rb") as fh:
+                data = fh.read()
+            if len(data) <= MAX_BYTES:
+                return Upload(data, stem + ".jpg", "image/jpeg", new_w, new_h, reencoded=True)
+    raise ImageUploadError(
+        f"{name} stays over 2 MiB even as a {new_w}x{new_h} JPEG: use a simpler image."
+    )

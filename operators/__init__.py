@@ -1,0 +1,12 @@
+"""Operators, registered in order by ``registration``."""
+
+from .generate import GEN404_OT_generate
+from .import_splat import GEN404_OT_import_splat
+from .tasks import GEN404_OT_cancel_task, GEN404_OT_clear_tasks
+
+classes = (
+    GEN404_OT_generate,
+    GEN404_OT_import_splat,
+    GEN404_OT_cancel_task,
+    GEN404_OT_clear_tasks,
+)

@@ -1,0 +1,108 @@
+"""gen404.generate: submit a text->3D or image->3D task (from the panel, F3 or a script)."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+from .. import preferences, session
+from ..client.endpoints import host_of
+from ..client.errors import GatewayError
+from ..client.jobs import GenerationRequest
+from ..client.prompts import prompt_problem
+from ..image_upload import ImageUploadError, prepare_upload
+
+
+def object_name_for(prompt: str, image_path: str) -> str:
+    """A readable object name: the prompt, or the image's file name without extension."""
+    if prompt.strip():
+        return " ".join(prompt.split())[:60]
+    return os.path.splitext(os.path.basename(bpy.path.abspath(image_path)))[0][:60] or "image"
+
+
+class GEN404_OT_generate(bpy.types.Operator):
+    """Generate a 3D Gaussian splat from a text prompt or an image with the 404.xyz gateway"""
+
+    bl_idname = "gen404.generate"
+    bl_label = "Generate 3D Splat (404)"
+    bl_description = (
+        "Generate a 3D Gaussian splat from a text prompt or an image with the 404.xyz "
+        "gateway; it appears at the 3D cursor when ready"
+    )
+    bl_options = {"REGISTER"}
+
+    prompt: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Prompt", description="What to generate (3-384 characters)"
+    )
+    image_path: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Image", description="Image to generate from (PNG, JPEG or WebP)", subtype="FILE_PATH"
+    )
+    seed: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Seed", description="Random seed; -1 lets the gateway choose", default=-1
+    )
+    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Wait",
+        description="Block until the object is in the scene (for scripts and background mode)",
+        default=False,
+        options={"SKIP_SAVE"},
+    )
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if not self.prompt and not self.image_path:
+            # From F3 or a menu: take the sidebar's input, or ask for a prompt.
+            state = context.window_manager.gen404
+            if state.input_mode == "IMAGE" and state.image_path:
+                self.image_path = state.image_path
+            elif state.input_mode == "TEXT" and state.prompt.strip():
+                self.prompt = state.prompt
+            else:
+                return context.window_manager.invoke_props_dialog(self)
+        return self.execute(context)
+
+    def draw(self, context: bpy.types.Context) -> None:
+        self.layout.prop(self, "prompt")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            request, label, kind = self._request()
+            if not bpy.app.online_access:
+                raise GatewayError(preferences.OFFLINE_MESSAGE)
+            settings = preferences.job_settings(context)
+            entry = session.get_session().submit(
+                request, settings, label, kind, host_of(settings.base_url)
+            )
+        except (GatewayError, ImageUploadError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if not self.wait:
+            self.report({"INFO"}, f"404 Gen: generating '{label}'")
+            return {"FINISHED"}
+        timeout = settings.deadline_s + 120.0
+        entry = session.get_session().wait(entry.job_id, timeout)
+        if entry.phase == session.DONE:
+            self.report({"INFO"}, f"404 Gen: '{entry.object_name}' is in the scene")
+            return {"FINISHED"}
+        self.report({"ERROR"}, f"404 Gen: {entry.status_text()}")
+        return {"CANCELLED"}
+
+    def _request(self) -> tuple[GenerationRequest, str, str]:
+        prompt, image_path = self.prompt.strip(), self.image_path.strip()
+        if prompt and image_path:
+            raise GatewayError(
+                "Give either a prompt or an image, not both: the gateway refuses both at once."
+            )
+        if not prompt and not image_path:
+            raise GatewayError("Enter a prompt or choose an image to generate from.")
+        seed = None if self.seed < 0 else self.seed
+        label = object_name_for(prompt, image_path)
+        if prompt:
+            problem = prompt_problem(prompt)
+            if problem:
+                raise GatewayError(problem)
+            return GenerationRequest(prompt=prompt, seed=seed), label, "prompt"
+        upload = prepare_upload(image_path)
+        request = GenerationRequest(
+            image=upload.data, image_name=upload.filename, image_mime=upload.mime, seed=seed
+        )
+        return request, label, "image"

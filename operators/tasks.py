@@ -1,0 +1,42 @@
+"""Operators on the task list: cancel and clear."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import session
+
+
+class GEN404_OT_cancel_task(bpy.types.Operator):
+    """Stop waiting for a running 404 generation task"""
+
+    bl_idname = "gen404.cancel_task"
+    bl_label = "Cancel 404 Generations"
+    bl_description = "Stop a running 404 generation; from a menu, stop every running one"
+    bl_options = {"REGISTER"}
+
+    job_id: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Task", description="The task to cancel; empty cancels every running task"
+    )
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        tasks = session.get_session()
+        if self.job_id:
+            tasks.cancel(self.job_id)
+            return {"FINISHED"}
+        count = tasks.cancel_all()
+        self.report({"INFO"}, f"404 Gen: cancelled {count} task(s)")
+        return {"FINISHED"}
+
+
+class GEN404_OT_clear_tasks(bpy.types.Operator):
+    """Remove finished, failed and cancelled tasks from the 404 task list"""
+
+    bl_idname = "gen404.clear_tasks"
+    bl_label = "Clear Finished 404 Tasks"
+    bl_description = "Remove finished, failed and cancelled tasks from the 404 task list"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        session.get_session().clear_finished()
+        return {"FINISHED"}

@@ -1,0 +1,1 @@
+"""UI: the sidebar panels and menu entries (drawing only)."""

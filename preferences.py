@@ -1,0 +1,119 @@
+"""Add-on preferences: API key, gateway region, download format, task deadline.
+
+These live in Blender's user preferences, never in a .blend. Environment
+variables serve scripted and render-farm use: ``GEN404_API_KEY`` stands in for an
+empty key field and ``GEN404_GATEWAY_URL`` replaces the region.
+"""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+from .client.endpoints import (
+    CUSTOM_REGION,
+    ENV_API_KEY,
+    ENV_GATEWAY_URL,
+    REGIONS,
+    resolve_api_key,
+    resolve_base_url,
+)
+from .client.errors import GatewayError
+from .client.jobs import JobSettings
+
+ADDON_ID = __package__ or "gen404"
+"""The add-on's module name as Blender knows it (e.g. ``bl_ext.user_default.gen404``)."""
+
+_REGION_ITEMS = [(key, label, url) for key, (label, url) in REGIONS.items()] + [
+    (CUSTOM_REGION, "Custom URL", "A gateway base URL of your own (https only)")
+]
+
+
+class GEN404_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    api_key: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="API Key",
+        description="Your 404.xyz API key (a UUID). Stored in Blender's preferences only",
+        subtype="PASSWORD",
+    )
+    region: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Gateway",
+        description="Which 404.xyz gateway to use",
+        items=_REGION_ITEMS,
+        default="GEODNS",
+    )
+    custom_url: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Custom URL",
+        description="Base URL of the gateway, e.g. https://gateway-eu.404.xyz:4443",
+    )
+    result_format: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Download Format",
+        description="File format to download results in",
+        items=[("ply", "PLY", "Binary 3DGS PLY: larger download, no decoding")],
+        default="ply",
+    )
+    deadline_minutes: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Give Up After (min)",
+        description="Stop waiting for a task after this long: the gateway never reports "
+        "an unknown task as failed",
+        default=10.0,
+        min=1.0,
+        max=120.0,
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        col = layout.column()
+        col.prop(self, "api_key")
+        if not self.api_key and os.environ.get(ENV_API_KEY):
+            col.label(text=f"Using the key from {ENV_API_KEY}", icon="INFO")
+        col.prop(self, "region")
+        if self.region == CUSTOM_REGION:
+            col.prop(self, "custom_url")
+        if os.environ.get(ENV_GATEWAY_URL):
+            col.label(text=f"{ENV_GATEWAY_URL} overrides the gateway", icon="INFO")
+        col.prop(self, "result_format")
+        col.prop(self, "deadline_minutes")
+        if not bpy.app.online_access:
+            box = layout.box()
+            box.label(text="Online access is disabled in Blender's preferences", icon="ERROR")
+            box.label(text="Enable it in Preferences → System → Network to generate")
+
+
+def get_preferences(context: bpy.types.Context | None = None) -> GEN404_AddonPreferences:
+    context = context or bpy.context
+    return context.preferences.addons[ADDON_ID].preferences  # type: ignore[return-value]
+
+
+def api_key(context: bpy.types.Context | None = None) -> str:
+    return resolve_api_key(get_preferences(context).api_key, os.environ)
+
+
+def job_settings(context: bpy.types.Context | None = None) -> JobSettings:
+    """Snapshot the preferences for one job (main thread). Raises GatewayError."""
+    prefs = get_preferences(context)
+    key = resolve_api_key(prefs.api_key, os.environ)
+    if not key:
+        raise GatewayError(missing_key_message())
+    return JobSettings(
+        base_url=resolve_base_url(prefs.region, prefs.custom_url, os.environ),
+        api_key=key,
+        deadline_s=prefs.deadline_minutes * 60.0,
+        result_format=prefs.result_format,
+    )
+
+
+def missing_key_message() -> str:
+    return (
+        "No API key: enter it in Preferences → Add-ons → 404 Gen, "
+        f"or set the {ENV_API_KEY} environment variable."
+    )
+
+
+OFFLINE_MESSAGE = (
+    "Online access is disabled: enable Preferences → System → Network → "
+    "Allow Online Access (or start Blender with --online-mode)."
+)

@@ -1,0 +1,61 @@
+"""Sidebar state on the window manager: session-only, never saved into a .blend."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+import bpy.utils.previews
+
+_previews: bpy.utils.previews.ImagePreviewCollection | None = None
+
+
+def image_preview_id(path: str) -> int:
+    """Icon id of a preview of the image at ``path`` (0 if there is none)."""
+    if _previews is None or not path:
+        return 0
+    preview = _previews.get(path)
+    return preview.icon_id if preview is not None else 0
+
+
+def _load_preview(self: GEN404_SessionProperties, _context: bpy.types.Context) -> None:
+    # Loading happens here, on the main thread when the path changes, never in draw().
+    path = bpy.path.abspath(self.image_path)
+    if _previews is not None and path and path not in _previews and os.path.isfile(path):
+        _previews.load(path, path, "IMAGE")
+
+
+class GEN404_SessionProperties(bpy.types.PropertyGroup):
+    input_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Input",
+        description="Generate from a text prompt or from an image",
+        items=[
+            ("TEXT", "Text", "Generate from a text prompt", "FONT_DATA", 0),
+            ("IMAGE", "Image", "Generate from an image", "IMAGE_DATA", 1),
+        ],
+        default="TEXT",
+    )
+    prompt: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Prompt",
+        description="What to generate, e.g. 'mechanic robot' (3-384 characters)",
+    )
+    image_path: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Image",
+        description="A PNG, JPEG or WebP image of the object to generate",
+        subtype="FILE_PATH",
+        update=_load_preview,
+    )
+
+
+def register() -> None:
+    global _previews
+    _previews = bpy.utils.previews.new()
+    bpy.types.WindowManager.gen404 = bpy.props.PointerProperty(type=GEN404_SessionProperties)
+
+
+def unregister() -> None:
+    global _previews
+    del bpy.types.WindowManager.gen404
+    if _previews is not None:
+        bpy.utils.previews.remove(_previews)
+        _previews = None
