@@ -1,0 +1,62 @@
+"""Task states as the gateway reports them on /get_status."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from .errors import GatewayError
+
+
+class GatewayState(enum.Enum):
+    NO_RESULT = "NoResult"
+    IN_PROGRESS = "InProgress"
+    PARTIAL_RESULT = "PartialResult"
+    SUCCESS = "Success"
+    FAILURE = "Failure"
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """One /get_status answer. ``results``: successes so far (at least 1 for SUCCESS)."""
+
+    state: GatewayState
+    results: int = 0
+    reason: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.state in (GatewayState.SUCCESS, GatewayState.FAILURE)
+
+
+_PARTIAL = re.compile(r"PartialResult\((\d+)\)")
+_SIMPLE = {
+    "NoResult": GatewayState.NO_RESULT,
+    "InProgress": GatewayState.IN_PROGRESS,
+    "Success": GatewayState.SUCCESS,
+    "Failure": GatewayState.FAILURE,
+}
+
+
+def parse_status(payload: object) -> TaskStatus:
+    """The TaskStatus of a decoded /get_status body; unknown fields are ignored."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("status"), str):
+        raise GatewayError(
+            "The gateway sent a task status the add-on cannot read (no 'status' field)."
+        )
+    raw: str = payload["status"].strip()
+    if raw in _SIMPLE:
+        state = _SIMPLE[raw]
+        if state is GatewayState.FAILURE:
+            reason = payload.get("reason")
+            text = reason.strip() if isinstance(reason, str) and reason.strip() else ""
+            return TaskStatus(state, reason=text or "no reason given")
+        return TaskStatus(state, results=1 if state is GatewayState.SUCCESS else 0)
+    match = _PARTIAL.fullmatch(raw)
+    if match:
+        return TaskStatus(GatewayState.PARTIAL_RESULT, results=int(match.group(1)))
+    shown = raw if len(raw) <= 60 else raw[:59] + "…"
+    raise GatewayError(
+        f"The gateway reported an unknown task status {shown!r}: the add-on may need an update."
+    )

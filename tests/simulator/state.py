@@ -1,0 +1,239 @@
+"""Everything the simulator remembers: tasks, their timed progression, faults, counters.
+
+Plain thread-safe Python with no HTTP in it, so tests can drive it in-process
+while hypercorn serves the same object from its own thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+SIM_API_KEY = "5e1a7c2e-4b0d-4f3a-9c61-0d2b8e4f7a10"
+"""The key the simulator accepts unless told otherwise."""
+
+STATUS_NO_RESULT = "NoResult"
+STATUS_IN_PROGRESS = "InProgress"
+STATUS_SUCCESS = "Success"
+STATUS_FAILURE = "Failure"
+STAGES = 3
+"""NoResult, InProgress, PartialResult(1): each lasts ``stage_seconds``; then the end."""
+
+
+def partial_status(n: int) -> str:
+    return f"PartialResult({n})"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected misbehaviour, taken by the next request to its path.
+
+    ``respond``: answer ``status``/``headers``/``body`` instead of the real handler.
+    ``delay``: sleep ``delay_s``, then answer normally. Later kinds (connection
+    reset, short body, ...) are added by name here and in ``app.apply_fault``.
+    """
+
+    kind: str = "respond"
+    status: int = 500
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_s: float = 0.0
+
+
+@dataclass
+class Task:
+    id: str
+    created: float
+    stage_seconds: float
+    kind: str
+    failure_reason: str | None = None
+
+    def stage(self, now: float) -> int:
+        if self.stage_seconds <= 0:
+            return STAGES
+        return min(STAGES, int((now - self.created) // self.stage_seconds))
+
+    def finished_at(self) -> float:
+        return self.created + STAGES * max(self.stage_seconds, 0.0)
+
+    def status(self, now: float) -> dict[str, object]:
+        """The /get_status JSON body at ``now``."""
+        stage = self.stage(now)
+        if self.failure_reason is not None and stage >= 2:
+            return {"status": STATUS_FAILURE, "reason": self.failure_reason}
+        if stage >= STAGES:
+            return {"status": STATUS_SUCCESS, "worker_id": f"sim-worker-{self.id[:8]}"}
+        names = (STATUS_NO_RESULT, STATUS_IN_PROGRESS, partial_status(1))
+        return {"status": names[stage]}
+
+    def successes(self, now: float) -> int:
+        return 0 if self.failure_reason is not None else int(self.stage(now) >= 2)
+
+
+@dataclass(frozen=True)
+class AddTaskRecord:
+    """One accepted /add_task, so a test can prove nothing was submitted twice."""
+
+    task_id: str
+    kind: str
+    prompt: str | None
+    image_bytes: int
+    seed: int | None
+    model: str
+    http_version: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A snapshot of the counters."""
+
+    connections: int
+    requests: dict[str, int]
+    http_versions: list[tuple[str, str]]
+    add_task_log: list[AddTaskRecord]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "connections": self.connections,
+            "requests": self.requests,
+            "http_versions": [list(p) for p in self.http_versions],
+            "add_task_log": [r.__dict__ for r in self.add_task_log],
+        }
+
+
+@dataclass
+class Settings:
+    api_keys: frozenset[str]
+    stage_seconds: float
+    result_ttl_s: float
+
+
+class SimState:
+    """Tasks and knobs of one simulator. All methods are thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        api_keys: Iterable[str] = (SIM_API_KEY,),
+        stage_seconds: float = 0.25,
+        result_ttl_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._defaults = Settings(frozenset(api_keys), stage_seconds, result_ttl_s)
+        self.reset()
+
+    # -- control ---------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget tasks, faults and counters; restore the constructor's settings."""
+        with self._lock:
+            self.settings = Settings(**self._defaults.__dict__)
+            self._offset = 0.0
+            self._tasks: dict[str, Task] = {}
+            self._fail_next: deque[str] = deque()
+            self._faults: dict[str, deque[Fault]] = {}
+            self._connections = 0
+            self._requests: Counter[str] = Counter()
+            self._versions: list[tuple[str, str]] = []
+            self._add_log: list[AddTaskRecord] = []
+
+    def configure(
+        self,
+        *,
+        stage_seconds: float | None = None,
+        result_ttl_s: float | None = None,
+        api_keys: Iterable[str] | None = None,
+    ) -> None:
+        """Change settings for tasks created from now on (and the key check)."""
+        with self._lock:
+            if stage_seconds is not None:
+                self.settings.stage_seconds = float(stage_seconds)
+            if result_ttl_s is not None:
+                self.settings.result_ttl_s = float(result_ttl_s)
+            if api_keys is not None:
+                self.settings.api_keys = frozenset(api_keys)
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock forward: progression and expiry without sleeping."""
+        with self._lock:
+            self._offset += seconds
+
+    def fail_next(self, reason: str = "Task timed out", count: int = 1) -> None:
+        """The next ``count`` tasks end in Failure with ``reason``."""
+        with self._lock:
+            self._fail_next.extend([reason] * count)
+
+    def add_fault(self, path: str, fault: Fault, count: int = 1) -> None:
+        """Queue ``fault`` for the next ``count`` requests to ``path``."""
+        with self._lock:
+            self._faults.setdefault(path, deque()).extend([fault] * count)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(path)
+            return queue.popleft() if queue else None
+
+    # -- counters --------------------------------------------------------------
+    def count_connection(self) -> None:
+        with self._lock:
+            self._connections += 1
+
+    def count_request(self, path: str, http_version: str) -> None:
+        with self._lock:
+            self._requests[path] += 1
+            self._versions.append((path, http_version))
+
+    def stats(self) -> Stats:
+        with self._lock:
+            return Stats(
+                self._connections,
+                dict(self._requests),
+                list(self._versions),
+                list(self._add_log),
+            )
+
+    # -- tasks -----------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock() + self._offset
+
+    def key_accepted(self, key: str) -> bool:
+        with self._lock:
+            return key.lower() in {k.lower() for k in self.settings.api_keys}
+
+    def create_task(
+        self,
+        *,
+        kind: str,
+        prompt: str | None,
+        image_bytes: int,
+        seed: int | None,
+        model: str,
+        http_version: str,
+    ) -> Task:
+        with self._lock:
+            task = Task(
+                id=str(uuid.uuid4()),
+                created=self.now(),
+                stage_seconds=self.settings.stage_seconds,
+                kind=kind,
+                failure_reason=self._fail_next.popleft() if self._fail_next else None,
+            )
+            self._tasks[task.id] = task
+            self._add_log.append(
+                AddTaskRecord(task.id, kind, prompt, image_bytes, seed, model, http_version)
+            )
+            return task
+
+    def find_task(self, task_id: str) -> Task | None:
+        """The task, or None when unknown or expired (results kept ``result_ttl_s``)."""
+        with self._lock:
+            task = self._tasks.get(task_id.lower())
+            if task and self.now() > task.finished_at() + self.settings.result_ttl_s:
+                del self._tasks[task.id]
+                return None
+            return task
