@@ -221,9 +221,13 @@ class Session:
         return None
 
     def shutdown(self) -> None:
+        """Stop the timer and every worker; unfinished tasks end as cancelled."""
         if bpy.app.timers.is_registered(self.timer):
             bpy.app.timers.unregister(self.timer)
         self.runner.shutdown(timeout=2.0)
+        now = time.monotonic()
+        for entry in self.active():
+            entry.phase, entry.message, entry.ended = Phase.CANCELLED.value, "Cancelled", now
 
 
 _session: Session | None = None

@@ -18,6 +18,26 @@ def _elapsed(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def draw_blockers(layout: bpy.types.UILayout, context: bpy.types.Context) -> bool:
+    """Say what stops generation and how to fix it; True when nothing does."""
+    ok = True
+    if not bpy.app.online_access:
+        box = layout.box()
+        box.label(text="Online access is disabled", icon="ERROR")
+        box.label(text="Enable Preferences → System → Network → Allow Online Access")
+        box.operator("screen.userpref_show", text="Open Preferences").section = "SYSTEM"
+        ok = False
+    if not preferences.api_key(context):
+        box = layout.box()
+        box.label(text="No API key set", icon="ERROR")
+        box.label(text="Enter it in Preferences → Add-ons → 404 Gen")
+        box.label(text="or set GEN404_API_KEY")
+        op = box.operator("preferences.addon_show", text="Open Add-on Preferences")
+        op.module = preferences.ADDON_ID
+        ok = False
+    return ok
+
+
 class VIEW3D_PT_gen404(bpy.types.Panel):
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
@@ -27,7 +47,7 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         state = context.window_manager.gen404
-        ready = self._draw_blockers(layout, context)
+        ready = draw_blockers(layout, context)
 
         layout.row().prop(state, "input_mode", expand=True)
         if state.input_mode == "TEXT":
@@ -51,26 +71,6 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
             op.prompt = state.prompt
         else:
             op.image_path = state.image_path
-
-    @staticmethod
-    def _draw_blockers(layout: bpy.types.UILayout, context: bpy.types.Context) -> bool:
-        """Say what stops generation and how to fix it; True when nothing does."""
-        ok = True
-        if not bpy.app.online_access:
-            box = layout.box()
-            box.label(text="Online access is disabled", icon="ERROR")
-            box.label(text="Enable Preferences → System → Network → Allow Online Access")
-            box.operator("screen.userpref_show", text="Open Preferences").section = "SYSTEM"
-            ok = False
-        if not preferences.api_key(context):
-            box = layout.box()
-            box.label(text="No API key set", icon="ERROR")
-            box.label(text="Enter it in Preferences → Add-ons → 404 Gen")
-            box.label(text="or set GEN404_API_KEY")
-            op = box.operator("preferences.addon_show", text="Open Add-on Preferences")
-            op.module = preferences.ADDON_ID
-            ok = False
-        return ok
 
 
 class VIEW3D_PT_gen404_tasks(bpy.types.Panel):

@@ -1,0 +1,188 @@
+"""Import from disk, menus (what F3 searches), the sidebar's content, add-on lifecycle."""
+
+from __future__ import annotations
+
+import types
+
+import addon_utils
+import bpy
+import numpy as np
+import pytest
+
+from tests.blender.helpers import ADDON_MODULE, addon_module, addon_session, splat_objects
+from tests.simulator import SIM_API_KEY, figure_ply_bytes, make_figure
+
+
+class Recorder:
+    """Stands in for a UILayout: records what a draw() function puts on screen."""
+
+    def __init__(self, log: list, enabled: bool = True) -> None:
+        self._log = log
+        self.enabled = enabled
+        self.alert = False
+        self.scale_y = 1.0
+        self.use_property_split = False
+        self.operator_context = "EXEC_DEFAULT"
+
+    def _child(self) -> Recorder:
+        return Recorder(self._log, self.enabled)
+
+    row = column = box = split = lambda self, *a, **k: self._child()
+
+    def label(self, text: str = "", **kw) -> None:
+        self._log.append(("label", text))
+
+    def prop(self, data, name: str, **kw) -> None:
+        self._log.append(("prop", name))
+
+    def operator(self, idname: str, **kw):
+        props = types.SimpleNamespace()
+        self._log.append(("operator", idname, self, props, kw.get("text")))
+        return props
+
+    def menu(self, idname: str, **kw) -> None:
+        self._log.append(("menu", idname))
+
+    def template_icon(self, **kw) -> None:
+        self._log.append(("icon", kw.get("icon_value")))
+
+    def separator(self, **kw) -> None:
+        pass
+
+
+def draw(cls, context=None) -> list:
+    log: list = []
+    fake = types.SimpleNamespace(layout=Recorder(log))
+    cls.draw(fake, context or bpy.context)
+    return log
+
+
+def operators_in(log: list) -> dict[str, tuple]:
+    return {entry[1]: entry for entry in log if entry[0] == "operator"}
+
+
+def test_import_splat_from_disk(addon, clean_scene, tmp_path) -> None:
+    path = tmp_path / "figure.ply"
+    path.write_bytes(figure_ply_bytes())
+    assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
+    (obj,) = splat_objects()
+    assert obj.name == "figure"
+    assert len(obj.data.vertices) == len(make_figure()["positions"])
+    assert obj["gen404_source"] == "figure.ply"
+    assert "gen404_task_id" not in obj
+
+
+def test_import_up_axis_option_turns_the_scene(addon, clean_scene, tmp_path) -> None:
+    path = tmp_path / "figure.ply"
+    path.write_bytes(figure_ply_bytes())
+    bpy.ops.gen404.import_splat(filepath=str(path), up_axis="Z")
+    (obj,) = splat_objects()
+    positions = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
+    obj.data.attributes["position"].data.foreach_get("vector", positions)
+    np.testing.assert_allclose(positions.reshape(-1, 3), make_figure()["positions"], atol=1e-6)
+
+
+def test_failed_import_leaves_the_scene_as_it_was(addon, clean_scene, tmp_path) -> None:
+    bad = tmp_path / "broken.ply"
+    bad.write_bytes(figure_ply_bytes()[:-100])  # truncated
+    before = (len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.collections))
+    with pytest.raises(RuntimeError, match=r"broken\.ply"):
+        bpy.ops.gen404.import_splat(filepath=str(bad))
+    after = (len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.collections))
+    assert after == before
+
+
+def test_every_operator_is_searchable_and_in_a_menu(addon) -> None:
+    ours = [name for name in dir(bpy.ops.gen404) if not name.startswith("_")]
+    assert set(ours) == {"generate", "import_splat", "cancel_task", "clear_tasks"}
+    for name in ours:
+        rna = getattr(bpy.ops.gen404, name).get_rna_type()
+        assert rna.name and rna.description, name
+    # F3 finds operators that sit in menus: Add > 404 Gen and File > Import.
+    menus = addon_module("panels.menus")
+    assert menus.draw_add_menu in bpy.types.VIEW3D_MT_add._dyn_ui_initialize()
+    assert menus.draw_import_menu in bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize()
+    submenu = operators_in(draw(bpy.types.VIEW3D_MT_gen404_add))
+    assert {f"gen404.{name}" for name in ours} == set(submenu)
+    log: list = []
+    menus.draw_import_menu(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
+    assert operators_in(log)["gen404.import_splat"][4] == "Gaussian Splat (.ply)"
+
+
+def test_sidebar_says_how_to_fix_a_missing_key(addon, monkeypatch) -> None:
+    monkeypatch.delenv("GEN404_API_KEY", raising=False)
+    state = bpy.context.window_manager.gen404
+    state.input_mode, state.prompt = "TEXT", "a small robot"
+    log = draw(bpy.types.VIEW3D_PT_gen404)
+    labels = [entry[1] for entry in log if entry[0] == "label"]
+    assert "No API key set" in labels
+    ops = operators_in(log)
+    assert ops["preferences.addon_show"][3].module == ADDON_MODULE
+    assert ops["gen404.generate"][2].enabled is False
+
+
+def test_sidebar_offline_blocks_generate(addon, monkeypatch) -> None:
+    monkeypatch.setenv("GEN404_API_KEY", SIM_API_KEY)
+    bpy.context.preferences.system.use_online_access = False
+    try:
+        log = draw(bpy.types.VIEW3D_PT_gen404)
+    finally:
+        bpy.context.preferences.system.use_online_access = True
+    assert ("label", "Online access is disabled") in log
+    assert operators_in(log)["gen404.generate"][2].enabled is False
+
+
+def test_sidebar_text_and_image_modes(addon, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("GEN404_API_KEY", SIM_API_KEY)
+    state = bpy.context.window_manager.gen404
+    state.input_mode, state.prompt = "TEXT", "a small robot"
+    log = draw(bpy.types.VIEW3D_PT_gen404)
+    generate = operators_in(log)["gen404.generate"]
+    assert generate[2].enabled is True and generate[3].prompt == "a small robot"
+    assert ("prop", "input_mode") in log and ("prop", "prompt") in log
+
+    state.prompt = "bad_prompt"
+    log = draw(bpy.types.VIEW3D_PT_gen404)
+    assert any("'_'" in entry[1] for entry in log if entry[0] == "label")
+    assert operators_in(log)["gen404.generate"][2].enabled is False
+
+    from tests.simulator.images import png_bytes
+
+    image = tmp_path / "photo.png"
+    image.write_bytes(png_bytes(32, 32))
+    state.input_mode, state.image_path = "IMAGE", str(image)
+    log = draw(bpy.types.VIEW3D_PT_gen404)
+    assert ("prop", "image_path") in log
+    # The preview is loaded when the path is set (Blender has no icons to draw in
+    # background mode, so its icon id is 0 here; the UI draws it when non-zero).
+    preview = addon_module("properties")._previews.get(str(image))
+    assert preview is not None and tuple(preview.image_size) == (32, 32)
+    generate = operators_in(log)["gen404.generate"]
+    assert generate[2].enabled is True and generate[3].image_path == str(image)
+    state.input_mode = "TEXT"
+
+
+def test_task_list_rows_show_status_time_and_cancel(gateway, clean_scene) -> None:
+    gateway.set_stage_seconds(30.0)
+    bpy.ops.gen404.generate(prompt="a slow statue")
+    log = draw(bpy.types.VIEW3D_PT_gen404_tasks)
+    labels = [entry[1] for entry in log if entry[0] == "label"]
+    assert "a slow statue" in labels
+    assert "0:00" in labels
+    assert labels[-1] in ("Submitting", "Queued")
+    (entry,) = addon_session().active()
+    assert operators_in(log)["gen404.cancel_task"][3].job_id == entry.job_id
+
+
+def test_disable_and_enable_again(gateway, clean_scene) -> None:
+    gateway.set_stage_seconds(30.0)
+    bpy.ops.gen404.generate(prompt="a statue")
+    session = addon_session()
+    (entry,) = session.active()
+    addon_utils.disable(ADDON_MODULE)
+    assert entry.status_text() == "Cancelled"
+    assert not bpy.app.timers.is_registered(session.timer)
+    assert not hasattr(bpy.ops.gen404, "generate") or not hasattr(bpy.types, "VIEW3D_PT_gen404")
+    addon_utils.enable(ADDON_MODULE, default_set=True)
+    assert hasattr(bpy.types, "VIEW3D_PT_gen404")
+    assert addon_session() is not session and addon_session().entries == {}
