@@ -64,7 +64,7 @@ def prepare_upload(path: str) -> Upload:
             f"Blender cannot read {name} as an image ({exc}): use a PNG, JPEG or WebP file."
         ) from None
     try:
-        width, height = image.size[:]
+        width, height = int(image.size[0]), int(image.size[1])  # type: ignore[index]
         if width == 0 or height == 0:
             raise ImageUploadError(
                 f"Blender cannot read {name} as an image: use a PNG, JPEG or WebP file."

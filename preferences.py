@@ -84,8 +84,9 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
 
 
 def get_preferences(context: bpy.types.Context | None = None) -> GEN404_AddonPreferences:
-    context = context or bpy.context
-    return context.preferences.addons[ADDON_ID].preferences  # type: ignore[return-value]
+    prefs = (context or bpy.context).preferences
+    assert prefs is not None
+    return prefs.addons[ADDON_ID].preferences  # type: ignore[return-value]
 
 
 def api_key(context: bpy.types.Context | None = None) -> str:

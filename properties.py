@@ -50,12 +50,14 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
 def register() -> None:
     global _previews
     _previews = bpy.utils.previews.new()
-    bpy.types.WindowManager.gen404 = bpy.props.PointerProperty(type=GEN404_SessionProperties)
+    bpy.types.WindowManager.gen404 = bpy.props.PointerProperty(  # type: ignore[attr-defined]
+        type=GEN404_SessionProperties
+    )
 
 
 def unregister() -> None:
     global _previews
-    del bpy.types.WindowManager.gen404
+    del bpy.types.WindowManager.gen404  # type: ignore[attr-defined]
     if _previews is not None:
         bpy.utils.previews.remove(_previews)
         _previews = None

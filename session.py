@@ -186,15 +186,14 @@ class Session:
         arrays = event.payload
         if not isinstance(arrays, DisplayArrays):
             raise TypeError("the worker delivered no splat data")
-        context = bpy.context
+        scene, view_layer = bpy.context.scene, bpy.context.view_layer
+        assert scene is not None and view_layer is not None
         properties = {
             "task_id": entry.task_id,
             "gateway": entry.host,
             entry.kind: entry.label,
         }
-        obj = builder.build_object(
-            context.scene, context.view_layer, arrays, entry.label, properties=properties
-        )
+        obj = builder.build_object(scene, view_layer, arrays, entry.label, properties=properties)
         entry.object_name = obj.name
         entry.phase = DONE
         entry.message = f"{arrays.cloud.count} splats"

@@ -12,6 +12,7 @@ from ..client.errors import GatewayError
 from ..client.jobs import GenerationRequest
 from ..client.prompts import prompt_problem
 from ..image_upload import ImageUploadError, prepare_upload
+from .returns import OperatorReturn
 
 
 def object_name_for(prompt: str, image_path: str) -> str:
@@ -48,22 +49,24 @@ class GEN404_OT_generate(bpy.types.Operator):
         options={"SKIP_SAVE"},
     )
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not self.prompt and not self.image_path:
             # From F3 or a menu: take the sidebar's input, or ask for a prompt.
-            state = context.window_manager.gen404
+            state = context.window_manager.gen404  # type: ignore[union-attr]
             if state.input_mode == "IMAGE" and state.image_path:
                 self.image_path = state.image_path
             elif state.input_mode == "TEXT" and state.prompt.strip():
                 self.prompt = state.prompt
             else:
-                return context.window_manager.invoke_props_dialog(self)
+                return context.window_manager.invoke_props_dialog(self)  # type: ignore[union-attr, return-value]
         return self.execute(context)
 
     def draw(self, context: bpy.types.Context) -> None:
-        self.layout.prop(self, "prompt")
+        layout = self.layout
+        assert layout is not None
+        layout.prop(self, "prompt")
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
         try:
             request, label, kind = self._request()
             if not bpy.app.online_access:

@@ -11,6 +11,7 @@ from ..scene import builder
 from ..scene.prepare import prepare
 from ..splats.cloud import SplatFormatError
 from ..splats.ply import read_ply_file
+from .returns import OperatorReturn
 
 UP_AXIS_ITEMS = [
     ("Y", "+Y", "+Y is up: 404's results"),
@@ -19,7 +20,7 @@ UP_AXIS_ITEMS = [
 ]
 
 
-class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):
+class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[misc]
     """Import a 3D Gaussian splat file (.ply) as a splat object"""
 
     bl_idname = "gen404.import_splat"
@@ -36,14 +37,16 @@ class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):
         default="Y",
     )
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        path = bpy.path.abspath(self.filepath)
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        path = bpy.path.abspath(self.filepath)  # type: ignore[attr-defined]
         name = os.path.splitext(os.path.basename(path))[0] or "Splat"
         try:
             arrays = prepare(read_ply_file(path), self.up_axis)
+            scene, view_layer = context.scene, context.view_layer
+            assert scene is not None and view_layer is not None
             builder.build_object(
-                context.scene,
-                context.view_layer,
+                scene,
+                view_layer,
                 arrays,
                 name,
                 properties={"source": os.path.basename(path)},

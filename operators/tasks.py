@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .. import session
+from .returns import OperatorReturn
 
 
 class GEN404_OT_cancel_task(bpy.types.Operator):
@@ -19,7 +20,7 @@ class GEN404_OT_cancel_task(bpy.types.Operator):
         name="Task", description="The task to cancel; empty cancels every running task"
     )
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
         tasks = session.get_session()
         if self.job_id:
             tasks.cancel(self.job_id)
@@ -37,6 +38,6 @@ class GEN404_OT_clear_tasks(bpy.types.Operator):
     bl_description = "Remove finished, failed and cancelled tasks from the 404 task list"
     bl_options = {"REGISTER"}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
         session.get_session().clear_finished()
         return {"FINISHED"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 
@@ -9,8 +11,8 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
     bl_idname = "VIEW3D_MT_gen404_add"
     bl_label = "404 Gen"
 
-    def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
+    def draw(self, context: bpy.types.Context | None) -> None:
+        layout: Any = self.layout
         layout.operator_context = "INVOKE_DEFAULT"
         layout.operator("gen404.generate", icon="PLAY")
         layout.operator("gen404.import_splat", icon="IMPORT")
@@ -19,11 +21,11 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
         layout.operator("gen404.clear_tasks", icon="TRASH")
 
 
-def draw_add_menu(self: bpy.types.Menu, context: bpy.types.Context) -> None:
+def draw_add_menu(self: Any, context: bpy.types.Context) -> None:
     self.layout.menu(VIEW3D_MT_gen404_add.bl_idname, icon="OUTLINER_OB_POINTCLOUD")
 
 
-def draw_import_menu(self: bpy.types.Menu, context: bpy.types.Context) -> None:
+def draw_import_menu(self: Any, context: bpy.types.Context) -> None:
     self.layout.operator("gen404.import_splat", text="Gaussian Splat (.ply)")
 
 
@@ -31,10 +33,10 @@ classes = (VIEW3D_MT_gen404_add,)
 
 
 def register() -> None:
-    bpy.types.VIEW3D_MT_add.append(draw_add_menu)
-    bpy.types.TOPBAR_MT_file_import.append(draw_import_menu)
+    bpy.types.VIEW3D_MT_add.append(draw_add_menu)  # type: ignore[arg-type]
+    bpy.types.TOPBAR_MT_file_import.append(draw_import_menu)  # type: ignore[arg-type]
 
 
 def unregister() -> None:
-    bpy.types.TOPBAR_MT_file_import.remove(draw_import_menu)
-    bpy.types.VIEW3D_MT_add.remove(draw_add_menu)
+    bpy.types.TOPBAR_MT_file_import.remove(draw_import_menu)  # type: ignore[arg-type]
+    bpy.types.VIEW3D_MT_add.remove(draw_add_menu)  # type: ignore[arg-type]

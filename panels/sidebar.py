@@ -6,6 +6,7 @@ Drawing only: no side effects here.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import bpy
 
@@ -18,7 +19,7 @@ def _elapsed(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-def draw_blockers(layout: bpy.types.UILayout, context: bpy.types.Context) -> bool:
+def draw_blockers(layout: Any, context: bpy.types.Context) -> bool:
     """Say what stops generation and how to fix it; True when nothing does."""
     ok = True
     if not bpy.app.online_access:
@@ -45,8 +46,10 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
     bl_label = "404 Gen"
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
-        state = context.window_manager.gen404
+        # Layout calls are keyed by strings (properties, operator ids, icons) that no
+        # type checker can follow: the UI code treats the layout as Any.
+        layout: Any = self.layout
+        state = context.window_manager.gen404  # type: ignore[union-attr]
         ready = draw_blockers(layout, context)
 
         layout.row().prop(state, "input_mode", expand=True)
@@ -81,7 +84,7 @@ class VIEW3D_PT_gen404_tasks(bpy.types.Panel):
     bl_parent_id = "VIEW3D_PT_gen404"
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
+        layout: Any = self.layout
         entries = list(session.get_session().entries.values())
         if not entries:
             layout.label(text="No tasks yet in this session")

@@ -8,6 +8,7 @@ logits so an export can reproduce the file.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import bpy
 import numpy as np
@@ -22,7 +23,7 @@ PROP_PREFIX = "gen404_"
 
 
 def _set(mesh: bpy.types.Mesh, name: str, kind: str, key: str, values: np.ndarray) -> None:
-    attr = mesh.attributes.get(name) or mesh.attributes.new(name, kind, "POINT")
+    attr: Any = mesh.attributes.get(name) or mesh.attributes.new(name, kind, "POINT")  # type: ignore[arg-type]
     dtype = np.int32 if kind == "INT" else np.float32
     attr.data.foreach_set(key, np.ascontiguousarray(values, dtype=dtype).ravel())
 
@@ -85,7 +86,7 @@ def build_object(
         obj = bpy.data.objects.new(name, mesh)
         obj.location = scene.cursor.location
         group = display.ensure_display()
-        mod = obj.modifiers.new(MODIFIER_NAME, "NODES")
+        mod: Any = obj.modifiers.new(MODIFIER_NAME, "NODES")
         mod.node_group = group
         obj[PROP_PREFIX + "up_axis"] = arrays.up_axis
         obj[PROP_PREFIX + "sh_degree"] = cloud.sh_degree

@@ -17,6 +17,8 @@ object.
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 import numpy as np
 
@@ -50,7 +52,9 @@ def _shader_group() -> bpy.types.NodeTree:
     existing = bpy.data.node_groups.get(SHADER_GROUP_NAME)
     if existing is not None:
         return existing
-    group = bpy.data.node_groups.new(SHADER_GROUP_NAME, "ShaderNodeTree")
+    # Nodes are created from type names, so their Python types are only known at run
+    # time: the graph-building code works on Any.
+    group: Any = bpy.data.node_groups.new(SHADER_GROUP_NAME, "ShaderNodeTree")
     group.interface.new_socket(name="Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
     nodes, links = group.nodes, group.links
 
@@ -121,13 +125,14 @@ def _palette_materials(shader: bpy.types.NodeTree) -> list[bpy.types.Material]:
             mat = bpy.data.materials.new(name)
             if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
                 mat.use_nodes = True
-            nodes = mat.node_tree.nodes
+            tree: Any = mat.node_tree
+            nodes = tree.nodes
             nodes.clear()
             wrapper = nodes.new("ShaderNodeGroup")
             wrapper.node_tree = shader
             output = nodes.new("ShaderNodeOutputMaterial")
             output.location = (250.0, 0.0)
-            mat.node_tree.links.new(wrapper.outputs["Shader"], output.inputs["Surface"])
+            tree.links.new(wrapper.outputs["Shader"], output.inputs["Surface"])
             # EEVEE: alpha-blended, no depth writes between splats.
             if hasattr(mat, "surface_render_method"):
                 mat.surface_render_method = "BLENDED"
@@ -135,13 +140,13 @@ def _palette_materials(shader: bpy.types.NodeTree) -> list[bpy.types.Material]:
                 mat.blend_method = "BLEND"
             mat.use_backface_culling = True
             linear = srgb_to_linear(np.array(palette_srgb(index)))
-            mat.diffuse_color = (*(float(c) for c in linear), SOLID_ALPHA)
+            mat.diffuse_color = (*(float(c) for c in linear), SOLID_ALPHA)  # type: ignore[assignment]
         materials.append(mat)
     return materials
 
 
 def _build_node_group(materials: list[bpy.types.Material]) -> bpy.types.NodeTree:
-    group = bpy.data.node_groups.new(NODE_GROUP_NAME, "GeometryNodeTree")
+    group: Any = bpy.data.node_groups.new(NODE_GROUP_NAME, "GeometryNodeTree")
     group.interface.new_socket(name="Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
     size = group.interface.new_socket(name="Size", in_out="INPUT", socket_type="NodeSocketFloat")
     size.default_value = 1.0
