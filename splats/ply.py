@@ -147,7 +147,7 @@ class _Columns:
         dt = self.dtypes[first]
         if cols == list(range(first, first + 3 * k)) and all(self.dtypes[c] == dt for c in cols):
             # One strided (N, channel, coef) view, written transposed in a single pass.
-            src = np.ndarray(
+            src: np.ndarray = np.ndarray(
                 (self.count, 3, k),
                 dtype=dt,
                 buffer=self.buf,
@@ -171,7 +171,7 @@ def read_ply_file(path: str | os.PathLike) -> SplatCloud:
     return read_ply(np.fromfile(os.fspath(path), dtype=np.uint8))
 
 
-def read_ply(data: bytes | bytearray | memoryview) -> SplatCloud:
+def read_ply(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
     """Parse a 3DGS PLY (binary little/big endian or ASCII) into a SplatCloud.
 
     Raises SplatFormatError with a message that says what is wrong and what to do.
