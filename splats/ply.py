@@ -177,7 +177,8 @@ def read_ply(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
     Raises SplatFormatError with a message that says what is wrong and what to do.
     The returned arrays are copies: ``data`` may be reused or freed afterwards.
     """
-    buf = memoryview(data)  # type: ignore[arg-type]  (numpy arrays are buffers)
+    # numpy arrays are buffers too (read_ply_file passes one).
+    buf = memoryview(data)  # type: ignore[arg-type]
     if buf.ndim != 1 or buf.itemsize != 1:
         buf = buf.cast("B")
     header = _parse_header(buf)
