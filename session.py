@@ -12,6 +12,7 @@ import contextlib
 import logging
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import bpy
@@ -100,6 +101,8 @@ class Session:
         # One bound method for the timer: each attribute access makes a new one, and
         # bpy.app.timers recognises a registered callback by identity.
         self.timer = self.pump
+        self.longest_tick_s = 0.0
+        """The longest pump tick that imported nothing (a responsiveness figure)."""
 
     # -- main-thread API -------------------------------------------------------
     def submit(
@@ -133,23 +136,34 @@ class Session:
     def wait(self, job_id: str, timeout: float) -> TaskEntry:
         """Block until the task has ended (scripts, background mode); drives the pump."""
         entry = self.entries[job_id]
+        if not self._drive(lambda: entry.finished, timeout):
+            self.runner.cancel(job_id)
+            self.drain()
+            entry.phase, entry.message = Phase.FAILED.value, "Timed out waiting"
+        return entry
+
+    def wait_all(self, timeout: float) -> bool:
+        """Block until every task has ended; False if some were still running at ``timeout``."""
+        return self._drive(lambda: not self.active(), timeout)
+
+    def _drive(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Apply worker events as they arrive until ``done()``; False on timeout."""
         end = time.monotonic() + timeout
-        while not entry.finished:
+        while not done():
             remaining = end - time.monotonic()
             if remaining <= 0:
-                self.runner.cancel(job_id)
-                self.drain()
-                entry.phase, entry.message = Phase.FAILED.value, "Timed out waiting"
-                break
+                return False
             try:
                 event = self.runner.events.get(timeout=min(0.5, remaining))
             except queue.Empty:
                 continue
             self.handle(event)
-        return entry
+        return True
 
-    def drain(self, max_imports: int | None = None) -> None:
-        """Apply every queued event; stop after ``max_imports`` imports (None: no limit)."""
+    def drain(self, max_imports: int | None = None) -> int:
+        """Apply every queued event; stop after ``max_imports`` imports (None: no limit).
+
+        Returns the number of imports done."""
         imports = 0
         while max_imports is None or imports < max_imports:
             try:
@@ -159,6 +173,7 @@ class Session:
             if event.phase is Phase.READY:
                 imports += 1
             self.handle(event)
+        return imports
 
     def handle(self, event: JobEvent) -> None:
         """Apply one worker event. Never raises: a failure ends that task visibly."""
@@ -207,14 +222,18 @@ class Session:
 
     def pump(self) -> float | None:
         """The timer callback: short, never blocking, never raising."""
+        started = time.perf_counter()
+        imported = False
         try:
-            self.drain(max_imports=1)
+            imported = self.drain(max_imports=1) > 0
             now = time.monotonic()
             if self.active() and now - self._last_redraw >= self.TICK_IDLE_REDRAW:
                 self._last_redraw = now
                 _redraw()  # elapsed times tick on
         except Exception:
             log.exception("gen404: pump failed")
+        if not imported:
+            self.longest_tick_s = max(self.longest_tick_s, time.perf_counter() - started)
         if self.active() or not self.runner.events.empty():
             return self.TICK_ACTIVE
         return None

@@ -41,3 +41,32 @@ class GEN404_OT_clear_tasks(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         session.get_session().clear_finished()
         return {"FINISHED"}
+
+
+class GEN404_OT_wait_all(bpy.types.Operator):
+    """Block until every 404 generation task has ended (for scripts)"""
+
+    bl_idname = "gen404.wait_all"
+    bl_label = "Wait for All 404 Tasks"
+    bl_description = (
+        "Block until every running 404 generation has finished and been imported "
+        "(for scripts and background mode)"
+    )
+    bl_options = {"REGISTER"}
+
+    timeout: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Timeout",
+        description="Give up waiting after this many seconds",
+        default=600.0,
+        min=0.0,
+    )
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        tasks = session.get_session()
+        if tasks.wait_all(self.timeout):
+            return {"FINISHED"}
+        self.report(
+            {"ERROR"},
+            f"404 Gen: {len(tasks.active())} task(s) still running after {self.timeout:g} s",
+        )
+        return {"CANCELLED"}

@@ -19,6 +19,7 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
         layout.separator()
         layout.operator("gen404.cancel_task", icon="X")
         layout.operator("gen404.clear_tasks", icon="TRASH")
+        layout.operator("gen404.wait_all", icon="SORTTIME")
 
 
 def draw_add_menu(self: Any, context: bpy.types.Context) -> None:

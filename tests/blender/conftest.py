@@ -24,7 +24,7 @@ import bpy
 import pytest
 
 from tests.simulator import SIM_API_KEY, GatewaySimulator
-from tests.unit.conftest import sim, simulator  # noqa: F401  (shared fixtures)
+from tests.gateway_fixtures import sim, simulator  # noqa: F401  (shared fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -228,8 +228,8 @@ def test_several_tasks_at_once(gateway, clean_scene) -> None:
     for prompt in ("a red chair", "a green chair", "a blue chair"):
         assert bpy.ops.gen404.generate(prompt=prompt) == {"FINISHED"}
     assert len(session.active()) == 3
-    for entry in list(session.active()):
-        session.wait(entry.job_id, timeout=30)
+    assert bpy.ops.gen404.wait_all(timeout=60) == {"FINISHED"}
+    assert session.active() == []
     assert sorted(o.name for o in splat_objects()) == [
         "a blue chair",
         "a green chair",
@@ -251,3 +251,11 @@ def test_cancel_stops_the_task_and_nothing_is_imported(gateway, clean_scene) -> 
     assert session.pump() is None
     assert splat_objects() == []
     assert gateway.stats().requests.get("/get_result", 0) == 0
+
+
+def test_wait_all_gives_up_at_its_timeout(gateway, clean_scene) -> None:
+    gateway.set_stage_seconds(60.0)
+    bpy.ops.gen404.generate(prompt="a very slow statue")
+    with pytest.raises(RuntimeError, match="1 task\\(s\\) still running"):
+        bpy.ops.gen404.wait_all(timeout=0.3)
+    assert len(addon_session().active()) == 1
