@@ -56,7 +56,13 @@ lint: $(DEV)/.ok
 typecheck: $(DEV)/.ok
 	$(DEV)/bin/mypy
 
-test-unit: $(DEV)/.ok
+# Independent splat tools from npm (splat-transform, spz-js, Niantic's spz) that the
+# reader tests check against; converted files are made at test time, never committed.
+PEERS := tests/peers/node_modules/.package-lock.json
+$(PEERS): tests/peers/package.json tests/peers/package-lock.json
+	npm ci --prefix tests/peers --ignore-scripts --no-audit --no-fund
+
+test-unit: $(DEV)/.ok $(PEERS)
 	$(DEV)/bin/python -m pytest tests/unit -q
 
 test-blender: build

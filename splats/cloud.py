@@ -34,6 +34,9 @@ class SplatCloud:
                    K = 0, 3, 8 or 15 for degree 0..3.
     normals:       (N, 3) or None, kept only so an export can write them back.
     extra:         other per-splat properties of the file, by name.
+    warnings:      what the reader changed or dropped to make the file fit (dropped SH
+                   bands, a point cloud given default sizes...), one sentence each, for
+                   the user to see; empty for a clean read.
     """
 
     positions: np.ndarray
@@ -44,6 +47,7 @@ class SplatCloud:
     sh_rest: np.ndarray
     normals: np.ndarray | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.positions)

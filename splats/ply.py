@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cloud import SH_REST_COUNT, SplatCloud, SplatFormatError
+from .points import points_cloud
 
 __all__ = ["read_ply", "read_ply_file", "write_ply"]
 
@@ -60,7 +61,12 @@ REQUIRED = (
 )
 """Vertex properties every 3DGS PLY has; without them there is no Gaussian to show."""
 
+SPLAT_ONLY = (*REQUIRED[3:], "f_rest_0")
+"""Properties only Gaussian splats have: with none of them, a PLY is a point cloud."""
+
 _NORMALS = ("nx", "ny", "nz")
+_COLOURS = (("red", "green", "blue"), ("diffuse_red", "diffuse_green", "diffuse_blue"))
+_MESH_ELEMENTS = ("face", "tristrips", "edge")
 _F_REST = re.compile(r"f_rest_(\d+)")
 _MAX_HEADER = 1 << 20
 """Headers are a few KB; looking further only wastes time on a file that is not PLY."""
@@ -122,7 +128,10 @@ class _Columns:
         )
 
     def gather(self, cols: list[int]) -> np.ndarray:
-        """(count, len(cols)) float32 C-contiguous copy of the given columns, in that order."""
+        """(count, len(cols)) float32 C-contiguous copy of the given columns, in that order.
+
+        Doubles beyond float32's range become ±inf, quietly: that is their float32 value.
+        """
         out = np.empty((self.count, len(cols)), dtype=np.float32)
         if self.count == 0:
             return out
@@ -135,7 +144,8 @@ class _Columns:
                 and self.dtypes[cols[j]] == self.dtypes[cols[i]]
             ):
                 j += 1
-            out[:, i:j] = self._block(cols[i], j - i)
+            with np.errstate(over="ignore"):
+                out[:, i:j] = self._block(cols[i], j - i)
             i = j
         return out
 
@@ -155,7 +165,8 @@ class _Columns:
                 strides=(self.stride, k * dt.itemsize, dt.itemsize),
             )
             out = np.empty((self.count, k, 3), dtype=np.float32)
-            out[...] = src.transpose(0, 2, 1)
+            with np.errstate(over="ignore"):
+                out[...] = src.transpose(0, 2, 1)
             return out
         flat = self.gather(cols)
         return np.ascontiguousarray(flat.reshape(self.count, 3, k).transpose(0, 2, 1))
@@ -174,6 +185,8 @@ def read_ply_file(path: str | os.PathLike) -> SplatCloud:
 def read_ply(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
     """Parse a 3DGS PLY (binary little/big endian or ASCII) into a SplatCloud.
 
+    A PLY with positions but no splat properties (a scan's point cloud, coloured
+    or not) becomes round, opaque splats of a default size; cloud.warnings says so.
     Raises SplatFormatError with a message that says what is wrong and what to do.
     The returned arrays are copies: ``data`` may be reused or freed afterwards.
     """
@@ -183,13 +196,13 @@ def read_ply(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
         buf = buf.cast("B")
     header = _parse_header(buf)
     vertex, skip = _vertex_element(header)
-    _check_vertex_props(vertex)
+    splats = _check_vertex_props(vertex, header)
 
     if header.fmt == "ascii":
         cols = _ascii_columns(buf, header, vertex, skip)
     else:
         cols = _binary_columns(buf, header, vertex, skip)
-    return _build_cloud(vertex, cols)
+    return _build_cloud(vertex, cols) if splats else _build_points(vertex, cols)
 
 
 def write_ply(cloud: SplatCloud) -> bytes:
@@ -357,41 +370,92 @@ def _vertex_element(header: _Header) -> tuple[_Element, list[_Element]]:
     )
 
 
-def _check_vertex_props(vertex: _Element) -> None:
+def _check_vertex_props(vertex: _Element, header: _Header) -> bool:
+    """True for Gaussian splats, False for a plain point cloud; raises for anything else."""
     if vertex.lists:
         raise SplatFormatError(
             f"PLY vertex element has list properties ({', '.join(vertex.lists)}); a 3D "
             "Gaussian splat PLY stores only scalar per-splat properties. Re-export it "
             "as a 3DGS PLY."
         )
-    present = {name for name, _ in vertex.props}
-    missing = [name for name in REQUIRED if name not in present]
-    if missing:
-        have = [name for name, _ in vertex.props]
-        shown = ", ".join(have[:16]) + (", ..." if len(have) > 16 else "") if have else "none"
+    have = [name for name, _ in vertex.props]
+    present = set(have)
+    shown = ", ".join(have[:16]) + (", ..." if len(have) > 16 else "") if have else "none"
+    if any(name in present for name in SPLAT_ONLY):
+        missing = [name for name in REQUIRED if name not in present]
+        if missing:
+            raise SplatFormatError(
+                f"PLY vertex element lacks {', '.join(missing)}; this file doesn't look like "
+                f"a 3D Gaussian splat PLY (its vertex properties: {shown}). Re-export it "
+                "with every splat property."
+            )
+        return True
+    if not {"x", "y", "z"} <= present:
         raise SplatFormatError(
-            f"PLY vertex element lacks {', '.join(missing)}; this file doesn't look like a "
-            f"3D Gaussian splat PLY (its vertex properties: {shown}). Mesh and point-cloud "
-            "PLYs cannot be imported as splats."
+            f"PLY vertex element has no x, y, z positions (its properties: {shown}); "
+            "there is nothing to place. Choose a PLY with Gaussian splats or points."
         )
+    faces = sum(e.count for e in header.elements if e.name in _MESH_ELEMENTS)
+    if faces:
+        raise SplatFormatError(
+            f"This PLY is a mesh ({faces:,} faces or edges over {vertex.count:,} vertices), "
+            "not Gaussian splats or a point cloud. Import it with File > Import > "
+            "Stanford PLY instead."
+        )
+    return False
 
 
-def _sh_rest_layout(vertex: _Element) -> tuple[list[str], int]:
-    """f_rest names in channel-major file order, and K coefficients per channel."""
-    indices = sorted(int(m.group(1)) for name, _ in vertex.props if (m := _F_REST.fullmatch(name)))
-    total = len(indices)
-    if indices != list(range(total)):
-        raise SplatFormatError(
-            f"PLY f_rest properties are not numbered 0..{total - 1} without gaps; "
-            "the file is corrupt or written by an incompatible tool."
+def _sh_rest_layout(vertex: _Element) -> tuple[list[str], list[str], int, str | None]:
+    """Which f_rest properties to read, all of them, K per channel, and a warning.
+
+    f_rest is channel-major: f_rest_<c*P + k> is coefficient k of channel c, with P
+    the file's count per channel. "Partial" SH (P not 0, 3, 8 or 15) keeps, in each
+    channel, the first coefficients of the highest complete degree: bands are stored
+    in order, so those are exactly the lower bands. When the channels cannot be told
+    apart (a count not divisible by 3, gaps in the numbering), only degree 0 is safe.
+    """
+    found = sorted(int(m.group(1)) for name, _ in vertex.props if (m := _F_REST.fullmatch(name)))
+    every = [f"f_rest_{i}" for i in found]
+    total = len(found)
+    if total == 0:
+        return [], every, 0, None
+    if found != list(range(total)):
+        return (
+            [],
+            every,
+            0,
+            (
+                f"The PLY's {total} f_rest properties are not numbered 0..{total - 1} without "
+                "gaps, so their colour channels are unknown: view-dependent colour was dropped "
+                "(SH degree 0)."
+            ),
         )
-    per_channel = {3 * k: k for k in SH_REST_COUNT.values()}
-    if total not in per_channel:
-        raise SplatFormatError(
-            f"PLY has {total} f_rest properties; 3D Gaussian splats use 0, 9, 24 or 45 "
-            "(SH degree 0, 1, 2 or 3). Re-export the file with a standard SH degree."
+    if total % 3:
+        return (
+            [],
+            every,
+            0,
+            (
+                f"The PLY has {total} f_rest properties, which do not split into three colour "
+                "channels: view-dependent colour was dropped (SH degree 0)."
+            ),
         )
-    return [f"f_rest_{i}" for i in range(total)], per_channel[total]
+    per_channel = total // 3
+    degree = max(d for d, k in SH_REST_COUNT.items() if k <= per_channel)
+    k = SH_REST_COUNT[degree]
+    names = [f"f_rest_{c * per_channel + i}" for c in range(3) for i in range(k)]
+    if k == per_channel:
+        return names, every, k, None
+    return (
+        names,
+        every,
+        k,
+        (
+            f"The PLY has {total} f_rest properties ({per_channel} per colour channel); SH "
+            f"degrees 0-3 use 0, 9, 24 or 45. Kept SH degree {degree} ({k} per channel) and "
+            f"dropped {per_channel - k} per channel."
+        ),
+    )
 
 
 # --- data ----------------------------------------------------------------------------
@@ -462,13 +526,13 @@ def _ascii_columns(
 
 def _build_cloud(vertex: _Element, cols: _Columns) -> SplatCloud:
     index = {name: i for i, (name, _) in enumerate(vertex.props)}
-    rest_names, k = _sh_rest_layout(vertex)
+    rest_names, every_rest, k, warning = _sh_rest_layout(vertex)
 
     def take(*names: str) -> np.ndarray:
         return cols.gather([index[name] for name in names])
 
     has_normals = all(name in index for name in _NORMALS)
-    known = set(REQUIRED) | set(rest_names) | (set(_NORMALS) if has_normals else set())
+    known = set(REQUIRED) | set(every_rest) | (set(_NORMALS) if has_normals else set())
     extra = {name: take(name).reshape(cols.count) for name, _ in vertex.props if name not in known}
     return SplatCloud(
         positions=take("x", "y", "z"),
@@ -478,5 +542,34 @@ def _build_cloud(vertex: _Element, cols: _Columns) -> SplatCloud:
         sh_dc=take("f_dc_0", "f_dc_1", "f_dc_2"),
         sh_rest=cols.gather_sh_rest([index[name] for name in rest_names], k),
         normals=take(*_NORMALS) if has_normals else None,
+        extra=extra,
+        warnings=[warning] if warning else [],
+    )
+
+
+def _build_points(vertex: _Element, cols: _Columns) -> SplatCloud:
+    """A point cloud: positions, colours if it has them, everything else kept as extras."""
+    index = {name: i for i, (name, _) in enumerate(vertex.props)}
+    codes = dict(vertex.props)
+    channels = next((c for c in _COLOURS if all(name in index for name in c)), None)
+    rgb = None
+    if channels:
+        rgb = cols.gather([index[name] for name in channels])
+        code = codes[channels[0]]
+        if code[0] in "iu":  # integers: full scale of the type is white
+            rgb /= np.float32(np.iinfo(np.dtype(code)).max)
+        elif rgb.size and float(np.nanmax(rgb)) > 1.0:  # float 0..255, as some tools write
+            rgb /= np.float32(255)
+    has_normals = all(name in index for name in _NORMALS)
+    known = {"x", "y", "z", *(channels or ()), *(_NORMALS if has_normals else ())}
+    extra = {
+        name: cols.gather([index[name]]).reshape(cols.count)
+        for name, _ in vertex.props
+        if name not in known
+    }
+    return points_cloud(
+        cols.gather([index["x"], index["y"], index["z"]]),
+        rgb,
+        normals=cols.gather([index[name] for name in _NORMALS]) if has_normals else None,
         extra=extra,
     )
