@@ -104,7 +104,13 @@ def job_settings(context: bpy.types.Context | None = None) -> JobSettings:
         api_key=key,
         deadline_s=prefs.deadline_minutes * 60.0,
         result_format=prefs.result_format,
+        user_folder=user_folder(),
     )
+
+
+def user_folder() -> str:
+    """The add-on's writable folder (journal, downloads), outside the add-on itself."""
+    return bpy.utils.extension_path_user(ADDON_ID, create=True)
 
 
 def missing_key_message() -> str:

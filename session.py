@@ -14,13 +14,14 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bpy
 
 from .client.jobs import GenerationRequest, JobEvent, JobRunner, JobSettings, Phase
 from .scene import builder
 from .scene.prepare import DisplayArrays, prepare
-from .splats.ply import read_ply
+from .splats.reader import read_splat_file
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,9 @@ class TaskEntry:
         return max(0.0, end - self.started)
 
 
-def parse_result(data: bytes) -> DisplayArrays:
-    """Worker-side: bytes from the gateway -> arrays ready for the scene (404 is +Y up)."""
-    return prepare(read_ply(data), "Y")
+def parse_result(path: Path) -> DisplayArrays:
+    """Worker-side: a downloaded result -> arrays ready for the scene (404 is +Y up)."""
+    return prepare(read_splat_file(path), "Y")
 
 
 def _redraw() -> None:
@@ -95,7 +96,7 @@ class Session:
     TICK_IDLE_REDRAW = 1.0
 
     def __init__(self) -> None:
-        self.runner = JobRunner(parse=parse_result)
+        self.runner = JobRunner(parse_file=parse_result)
         self.entries: dict[str, TaskEntry] = {}
         self._last_redraw = 0.0
         # One bound method for the timer: each attribute access makes a new one, and

@@ -86,3 +86,15 @@ def is_uuid(s: str) -> bool:
         return str(uuid.UUID(s)) == s.lower()
     except ValueError:
         return False
+
+
+def check_task_id(task_id: str) -> str:
+    """``task_id`` in lower case, or GatewayError when it is not a UUID.
+
+    Everything from the server is untrusted: an id is checked before it reaches a
+    file name or a URL.
+    """
+    if not is_uuid(task_id):
+        shown = repr(task_id) if isinstance(task_id, str) else type(task_id).__name__
+        raise GatewayError(f"{shown[:60]} is not a task id (expected a UUID).")
+    return task_id.lower()

@@ -25,12 +25,19 @@ class GatewayError(Exception):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        retryable: bool = False,
+        unsent: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.retry_after = retry_after
         """Seconds the server asked us to wait (Retry-After), if it said."""
+        self.retryable = retryable
+        """A passing fault (5xx, 429, timeout, broken connection): asking again may work."""
+        self.unsent = unsent
+        """The request provably never reached the server (no connection, no TLS session),
+        so even a paid call (add_task) can be sent again without risking a double charge."""
 
     def __str__(self) -> str:
         return self.message
@@ -41,6 +48,15 @@ class GatewayError(Exception):
 
 class TaskDeadlineError(GatewayError):
     """The task did not finish within the add-on's own deadline (the gateway never says)."""
+
+
+class Cancelled(Exception):
+    """The job was cancelled (or the runner is stopping) while a worker was busy."""
+
+
+def is_retryable_status(status: int) -> bool:
+    """408, 429 and 5xx are passing faults; 501 and 505 say "never", not "not now"."""
+    return status in (408, 429) or (500 <= status < 600 and status not in (501, 505))
 
 
 def redact(text: str, secret: str) -> str:
@@ -129,4 +145,6 @@ def error_from_response(
         text = f"The gateway had a problem (HTTP {status}: {msg}): try again later."
     else:
         text = f"The gateway answered HTTP {status}: {msg}"
-    return GatewayError(text, status_code=status, retry_after=wait)
+    return GatewayError(
+        text, status_code=status, retry_after=wait, retryable=is_retryable_status(status)
+    )

@@ -8,17 +8,53 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
 from .endpoints import host_of, is_uuid, validate_base_url
-from .errors import PREFS_HINT, GatewayError, error_from_response, redact, server_message
+from .errors import (
+    PREFS_HINT,
+    Cancelled,
+    GatewayError,
+    error_from_response,
+    redact,
+    server_message,
+)
+from .logredact import protect
 from .status import TaskStatus, parse_status
+
+try:  # httpcore lets some of h2's own errors through (e.g. a body shorter than declared)
+    from h2.exceptions import H2Error as _H2Error
+except ImportError:  # no h2: HTTP/1.1 only, and nothing to catch
+
+    class _H2Error(Exception):  # type: ignore[no-redef]
+        pass
+
 
 USER_AGENT = "gen404-blender/0.1"
 RESULT_FORMATS = ("ply", "spz")
+MAX_CONNECTIONS = 8
+"""HTTP/2 multiplexes every job over one connection; HTTP/1.1 gets this small pool."""
+ERROR_BODY_LIMIT = 64 * 1024
+"""Bytes of an error answer worth reading: enough for any message, bounded for any server."""
+CHUNK_BYTES = 256 * 1024
+KEY_EXAMPLE = "123e4567-e89b-12d3-a456-426614174000"
+
+
+def key_problem(api_key: str) -> str | None:
+    """Why ``api_key`` cannot be sent (never quoting it); None when it looks right."""
+    key = api_key.strip()
+    if not key:
+        return f"No API key is set: enter it in {PREFS_HINT} (or set GEN404_API_KEY)."
+    if not is_uuid(key):
+        return (
+            f"The API key is not valid: a 404 key looks like {KEY_EXAMPLE} (36 characters). "
+            f"Copy it again from your 404 account into {PREFS_HINT}."
+        )
+    return None
 
 
 def ssl_context() -> ssl.SSLContext:
@@ -71,6 +107,7 @@ class GatewayClient:
         self.host = host_of(self.base_url)
         self.timeout = timeout
         self._api_key = api_key.strip()
+        protect(self._api_key)
         options: dict[str, Any] = {
             "base_url": self.base_url,
             "timeout": httpx.Timeout(timeout),
@@ -78,6 +115,9 @@ class GatewayClient:
             "verify": ssl_context(),
             "headers": {"user-agent": USER_AGENT},
             "follow_redirects": False,
+            "limits": httpx.Limits(
+                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
+            ),
         }
         try:
             self._http = httpx.Client(http2=http2, **options)
@@ -115,18 +155,20 @@ class GatewayClient:
         response = self._send(
             "GET", "/get_status", "asking for the task status", params={"id": task_id}
         )
-        return parse_status(self._json(response))
+        return parse_status(self._json(response, retryable=True))
 
     def get_result(self, task_id: str, fmt: str = "ply") -> bytes:
-        """The first successful result, as PLY (``format=ply&compress=0``) or SPZ bytes."""
+        """The first successful result in memory, as PLY (``format=ply&compress=0``) or SPZ.
+
+        Jobs use ``stream_result`` into a file instead; this stays for small callers.
+        """
         self._check_task_id(task_id)
-        if fmt not in RESULT_FORMATS:
-            raise GatewayError(f"Unknown result format {fmt!r}: use 'ply' or 'spz'.")
-        params = {"id": task_id, "format": fmt}
-        if fmt == "ply":
-            params["compress"] = "0"
         response = self._send(
-            "GET", "/get_result", "downloading the result", auth=True, params=params
+            "GET",
+            "/get_result",
+            "downloading the result",
+            auth=True,
+            params=_result_params(task_id, fmt),
         )
         data = response.content
         declared = response.headers.get("content-length")
@@ -137,14 +179,64 @@ class GatewayClient:
             and encoding == "identity"
             and int(declared) != len(data)
         ):
-            raise GatewayError(
-                f"The download from {self.host} was cut short ({len(data)} of {declared} bytes): "
-                "try again.",
-                status_code=response.status_code,
-            )
+            raise self._cut_short(len(data), int(declared))
         if not data:
-            raise GatewayError(f"The gateway at {self.host} sent an empty result: try again.")
+            raise GatewayError(
+                f"The gateway at {self.host} sent an empty result: try again.", retryable=True
+            )
         return data
+
+    def stream_result(
+        self,
+        task_id: str,
+        fmt: str,
+        dest: BinaryIO,
+        *,
+        max_bytes: int,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> int:
+        """Write the result into ``dest`` as it arrives; returns the bytes written.
+
+        Refuses a declared size over ``max_bytes`` before reading, stops reading past it,
+        and raises (retryable) when fewer bytes came than ``content-length`` promised.
+        Raises Cancelled as soon as ``should_stop()`` is true between chunks. The
+        server's file name (Content-Disposition) is ignored: it is never a path here.
+        """
+        self._check_task_id(task_id)
+        params = _result_params(task_id, fmt)
+        written = 0
+        try:
+            with self._http.stream(
+                "GET", "/get_result", params=params, headers=self._auth_headers()
+            ) as response:
+                if response.status_code != 200:
+                    raise self._status_error(response, _read_capped(response))
+                declared = _content_length(response)
+                if declared is not None and declared > max_bytes:
+                    raise self._too_large(declared, max_bytes)
+                for chunk in response.iter_bytes(CHUNK_BYTES):
+                    if should_stop():
+                        raise Cancelled
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise self._too_large(written, max_bytes)
+                    try:
+                        dest.write(chunk)
+                    except OSError as exc:
+                        raise GatewayError(
+                            f"The download could not be saved ({exc.strerror or exc}): "
+                            "free some disk space and try again."
+                        ) from exc
+                received = response.num_bytes_downloaded
+        except (httpx.HTTPError, _H2Error) as exc:
+            raise self._transport_error(exc, "downloading the result") from exc
+        if declared is not None and received != declared:
+            raise self._cut_short(received, declared)
+        if written == 0:
+            raise GatewayError(
+                f"The gateway at {self.host} sent an empty result: try again.", retryable=True
+            )
+        return written
 
     # -- plumbing --------------------------------------------------------------
     def close(self) -> None:
@@ -161,55 +253,85 @@ class GatewayClient:
     ) -> None:
         self.close()
 
+    def _auth_headers(self) -> dict[str, str]:
+        """The key header, or GatewayError before anything is sent for a missing/bad key."""
+        problem = key_problem(self._api_key)
+        if problem:
+            raise GatewayError(problem)
+        return {"x-api-key": self._api_key}
+
     def _send(
         self, method: str, path: str, doing: str, *, auth: bool = False, **kwargs: Any
     ) -> httpx.Response:
-        headers = None
-        if auth:
-            if not self._api_key:
-                raise GatewayError(
-                    f"No API key is set: enter it in {PREFS_HINT} (or set GEN404_API_KEY)."
-                )
-            headers = {"x-api-key": self._api_key}
+        headers = self._auth_headers() if auth else None
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, _H2Error) as exc:
             raise self._transport_error(exc, doing) from exc
         if response.status_code != 200:
-            raise error_from_response(
-                response.status_code,
-                response.content,
-                response.headers.get("content-type", ""),
-                retry_after=response.headers.get("retry-after"),
-                secret=self._api_key,
-            )
+            raise self._status_error(response, response.content)
         return response
 
-    def _transport_error(self, exc: httpx.HTTPError, doing: str) -> GatewayError:
+    def _status_error(self, response: httpx.Response, body: bytes) -> GatewayError:
+        return error_from_response(
+            response.status_code,
+            body,
+            response.headers.get("content-type", ""),
+            retry_after=response.headers.get("retry-after"),
+            secret=self._api_key,
+        )
+
+    def _cut_short(self, got: int, declared: int) -> GatewayError:
+        return GatewayError(
+            f"The download from {self.host} was cut short ({got} of {declared} bytes): try again.",
+            retryable=True,
+        )
+
+    @staticmethod
+    def _too_large(size: int, limit: int) -> GatewayError:
+        return GatewayError(
+            f"The result ({_size(size)} or more) is larger than the download limit of "
+            f"{_size(limit)}: raise the limit in {PREFS_HINT} if you trust the gateway."
+        )
+
+    def _transport_error(self, exc: BaseException, doing: str) -> GatewayError:
+        """The user's words for a failed exchange, and whether it may be tried again.
+
+        ``unsent`` only where no byte of the request can have left: the TCP connect or
+        the TLS handshake failed (refused, DNS, reset during the handshake, timeout
+        while connecting) or no connection became free. A read/write error or a timeout
+        after that may follow a request the gateway has already acted on.
+        """
         reason = redact(str(exc) or type(exc).__name__, self._api_key)
         host = self.host
-        if isinstance(exc, httpx.TimeoutException):
-            text = (
-                f"The gateway at {host} did not answer within {self.timeout:g} s while {doing}: "
-                "check your connection, or try again later."
-            )
-        elif isinstance(exc, httpx.ConnectError) and _is_cert_error(exc):
+        unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        retryable = True
+        if isinstance(exc, httpx.ConnectError) and _is_cert_error(exc):
+            retryable = False  # fail closed: waiting does not make a certificate trusted
             text = (
                 f"The certificate of {host} is not trusted ({reason}). Check the gateway URL; "
                 "behind a company proxy, set SSL_CERT_FILE to its CA certificate."
+            )
+        elif isinstance(exc, httpx.TimeoutException):
+            text = (
+                f"The gateway at {host} did not answer within {self.timeout:g} s while {doing}: "
+                "check your connection, or try again later."
             )
         elif isinstance(exc, httpx.ConnectError):
             text = (
                 f"Cannot reach the gateway at {host}: {reason}. Check your internet "
                 f"connection and the gateway region in {PREFS_HINT}."
             )
-        elif isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        elif isinstance(
+            exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | _H2Error
+        ):
             text = f"The connection to {host} broke while {doing} ({reason}): try again."
         else:
+            retryable = isinstance(exc, httpx.TransportError)
             text = f"Talking to the gateway at {host} failed while {doing}: {reason}"
-        return GatewayError(text)
+        return GatewayError(text, retryable=retryable, unsent=unsent)
 
-    def _json(self, response: httpx.Response) -> object:
+    def _json(self, response: httpx.Response, *, retryable: bool = False) -> object:
         try:
             return response.json()
         except ValueError:
@@ -219,6 +341,7 @@ class GatewayClient:
                 f"({redact(snippet[:120], self._api_key) or 'empty'}): "
                 "it may be down or behind a proxy; try again later.",
                 status_code=response.status_code,
+                retryable=retryable,
             ) from None
 
     def _task_id(self, response: httpx.Response) -> str:
@@ -235,3 +358,36 @@ class GatewayClient:
     def _check_task_id(task_id: str) -> None:
         if not is_uuid(task_id):
             raise GatewayError(f"{task_id!r} is not a task id (expected a UUID).")
+
+
+def _result_params(task_id: str, fmt: str) -> dict[str, str]:
+    if fmt not in RESULT_FORMATS:
+        raise GatewayError(f"Unknown result format {fmt!r}: use 'ply' or 'spz'.")
+    params = {"id": task_id, "format": fmt}
+    if fmt == "ply":
+        params["compress"] = "0"
+    return params
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    raw = response.headers.get("content-length", "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _read_capped(response: httpx.Response) -> bytes:
+    """At most ERROR_BODY_LIMIT bytes of a streamed (error) answer."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= ERROR_BODY_LIMIT:
+            break
+    return b"".join(parts)[:ERROR_BODY_LIMIT]

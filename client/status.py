@@ -43,7 +43,8 @@ def parse_status(payload: object) -> TaskStatus:
     """The TaskStatus of a decoded /get_status body; unknown fields are ignored."""
     if not isinstance(payload, dict) or not isinstance(payload.get("status"), str):
         raise GatewayError(
-            "The gateway sent a task status the add-on cannot read (no 'status' field)."
+            "The gateway sent a task status the add-on cannot read (no 'status' field).",
+            retryable=True,
         )
     raw: str = payload["status"].strip()
     if raw in _SIMPLE:
@@ -57,6 +58,7 @@ def parse_status(payload: object) -> TaskStatus:
     if match:
         return TaskStatus(GatewayState.PARTIAL_RESULT, results=int(match.group(1)))
     shown = raw if len(raw) <= 60 else raw[:59] + "…"
-    raise GatewayError(
-        f"The gateway reported an unknown task status {shown!r}: the add-on may need an update."
+    raise GatewayError(  # retryable: a passing glitch, or a state the next poll leaves
+        f"The gateway reported an unknown task status {shown!r}: the add-on may need an update.",
+        retryable=True,
     )

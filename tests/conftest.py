@@ -27,3 +27,6 @@ def _load_package_alias() -> None:
 
 
 _load_package_alias()
+
+# The live gateway simulator fixtures (`simulator`, `sim`) for every test tier.
+pytest_plugins = ("tests.gateway_fixtures",)

@@ -24,7 +24,6 @@ import bpy
 import pytest
 
 from tests.simulator import SIM_API_KEY, GatewaySimulator
-from tests.gateway_fixtures import sim, simulator  # noqa: F401  (shared fixtures)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +45,7 @@ def addon(blender_home: Path) -> Iterator[ModuleType]:
 @pytest.fixture
 def gateway(
     addon: ModuleType,
-    sim: GatewaySimulator,  # noqa: F811
+    sim: GatewaySimulator,
     monkeypatch: pytest.MonkeyPatch,
 ):
     """The add-on pointed at a fresh simulator through the environment overrides."""

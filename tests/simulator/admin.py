@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from .faults import recipe
 from .handlers import Request, Response, json_response, text
 from .state import Fault, SimState
 
@@ -20,11 +21,17 @@ def _fault(body: dict) -> Fault:
         body=raw_body.encode() if isinstance(raw_body, str) else bytes(raw_body),
         headers=tuple((str(k), str(v)) for k, v in dict(body.get("headers", {})).items()),
         delay_s=float(body.get("delay_s", 0.0)),
+        cut_at=int(body.get("cut_at", -1)),
     )
 
 
 def handle_admin(req: Request, state: SimState) -> Response:
-    """GET /_sim/stats; POST /_sim/{reset,config,advance,fail_next,fault}."""
+    """GET /_sim/stats; POST /_sim/{reset,config,advance,fail_next,fault,drop_connections}.
+
+    ``fault`` takes ``path``, ``count`` and the Fault fields (``kind``, ``status``,
+    ``body``, ``headers``, ``delay_s``, ``cut_at``), or ``name`` (plus that recipe's
+    arguments) for one of the recipes in faults.py.
+    """
     action = req.path.removeprefix("/_sim/")
     if action == "stats" and req.method == "GET":
         return json_response(200, state.stats().as_json())
@@ -45,7 +52,10 @@ def handle_admin(req: Request, state: SimState) -> Response:
         elif action == "fail_next":
             state.fail_next(str(body.get("reason", "Task timed out")), int(body.get("count", 1)))
         elif action == "fault":
-            state.add_fault(str(body["path"]), _fault(body), int(body.get("count", 1)))
+            fault = recipe(body) if "name" in body else _fault(body)
+            state.add_fault(str(body["path"]), fault, int(body.get("count", 1)))
+        elif action == "drop_connections":
+            state.drop_connections(int(body.get("count", 1)))
         else:
             return text(404, f"no admin action {req.path}")
     except (ValueError, KeyError, TypeError) as exc:

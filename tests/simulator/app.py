@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,31 +40,69 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-async def apply_fault(fault: Fault, send: Send) -> bool:
-    """Play ``fault``; True if it answered the request, False to run the real handler.
+Client = tuple[str, int] | None
+KillConnection = Callable[[Client], bool]
+FLUSH_S = 0.05
+"""Time for bytes already handed to the transport to reach the client before a cut."""
 
-    It gets ``send`` so that later kinds can break the response itself (cut the
-    body short, reset the stream) rather than only replace it.
-    """
-    if fault.delay_s > 0:
+
+def _cut(fault: Fault, body: bytes) -> int:
+    return len(body) // 2 if fault.cut_at < 0 else min(fault.cut_at, len(body))
+
+
+async def _start(send: Send, response: Response) -> None:
+    headers = [(b"content-type", response.content_type.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+
+
+async def _cut_connection(kill: KillConnection, client: Client) -> None:
+    await asyncio.sleep(FLUSH_S)
+    kill(client)
+    await asyncio.sleep(FLUSH_S)  # let the server notice before the app returns
+
+
+async def apply_fault(
+    fault: Fault,
+    send: Send,
+    real: Callable[[], Response],
+    kill: KillConnection,
+    client: Client,
+) -> None:
+    """Answer the request the way ``fault`` says; ``real()`` runs the real handler."""
+    if fault.kind in ("respond", "delay") and fault.delay_s > 0:
         await asyncio.sleep(fault.delay_s)
-    if fault.kind == "delay":
-        return False
     if fault.kind == "respond":
         headers = list(fault.headers)
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
         canned = Response(fault.status, fault.body, content_type or "text/plain", headers)
         await send_response(send, canned)
-        return True
-    raise ValueError(f"fault kind {fault.kind!r} is not implemented")
+        return
+    if fault.kind in ("delay", "expire"):
+        await send_response(send, real())
+        return
+    response = real()
+    if fault.kind == "drop":
+        await _cut_connection(kill, client)
+        return
+    cut = _cut(fault, response.body)
+    await _start(send, response)
+    await send({"type": "http.response.body", "body": response.body[:cut], "more_body": True})
+    if fault.kind == "reset":
+        await _cut_connection(kill, client)
+    elif fault.kind == "short":
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    elif fault.kind == "stall":
+        await asyncio.sleep(fault.delay_s)
+        await send({"type": "http.response.body", "body": response.body[cut:]})
+    else:
+        raise ValueError(f"fault kind {fault.kind!r} is not implemented")
 
 
 async def send_response(send: Send, response: Response) -> None:
-    headers = [(b"content-type", response.content_type.encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in response.headers]
-    headers.append((b"content-length", str(len(response.body)).encode()))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await _start(send, response)
     await send({"type": "http.response.body", "body": response.body})
 
 
@@ -74,6 +113,8 @@ class GatewayApp:
         self.state = state
         self.result = result
         self.limits = limits or Limits()
+        self.kill_connection: KillConnection = lambda client: False
+        """Set by the server: cut the TCP connection of a client (host, port)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -108,6 +149,15 @@ class GatewayApp:
             return
         self.state.count_request(req.path, req.http_version)
         fault = self.state.take_fault(req.path)
-        if fault is not None and await apply_fault(fault, send):
+        if fault is None:
+            await send_response(send, handle(req, self.state, self.limits, self.result))
             return
-        await send_response(send, handle(req, self.state, self.limits, self.result))
+        if fault.kind == "expire":
+            self.state.forget_task(req.param("id"))
+        await apply_fault(
+            fault,
+            send,
+            lambda: handle(req, self.state, self.limits, self.result),
+            self.kill_connection,
+            scope.get("client"),
+        )

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import struct
 import tempfile
 import threading
 import weakref
@@ -38,17 +39,32 @@ class _CountingSocket(socket.socket):
     Nagle's algorithm delays every small response by about 40 ms.
     """
 
-    def __init__(self, on_accept: Callable[[], None]) -> None:
+    def __init__(self, on_accept: Callable[[], None], should_drop: Callable[[], bool]) -> None:
         super().__init__(socket.AF_INET, socket.SOCK_STREAM)
         self.on_accept = on_accept
+        self.should_drop = should_drop
         self.accepted: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 
     def accept(self) -> tuple[socket.socket, object]:
         conn, addr = super().accept()
+        self.on_accept()
+        if self.should_drop():  # reset before the TLS handshake: no request byte got here
+            _abort(conn)
+            conn.close()
+            raise BlockingIOError  # asyncio's accept loop takes this as "nothing more now"
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.accepted.add(conn)
-        self.on_accept()
         return conn, addr
+
+    def kill(self, client: tuple[str, int] | None) -> bool:
+        """Cut the connection whose peer is ``client`` (both directions, RST on close)."""
+        for conn in list(self.accepted):
+            with contextlib.suppress(OSError):
+                if conn.fileno() != -1 and tuple(conn.getpeername()[:2]) == tuple(client or ()):
+                    _abort(conn)
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return True
+        return False
 
     def drop_connections(self) -> None:
         """Shut every accepted connection down, so asyncio's wait_closed() can return
@@ -57,6 +73,12 @@ class _CountingSocket(socket.socket):
             if conn.fileno() != -1:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
+
+
+def _abort(conn: socket.socket) -> None:
+    """Make closing ``conn`` send a TCP reset instead of an orderly FIN."""
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 class GatewaySimulator:
@@ -114,7 +136,10 @@ class GatewaySimulator:
         if self._thread is not None:
             raise RuntimeError("simulator already started")
         config = self._config()
-        sock = self._sock = _CountingSocket(self.state.count_connection)
+        sock = self._sock = _CountingSocket(
+            self.state.count_connection, self.state.take_connection_drop
+        )
+        self.app.kill_connection = sock.kill
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self._requested_port))
@@ -231,6 +256,13 @@ class GatewaySimulator:
 
     def add_fault(self, path: str, fault: Fault, count: int = 1) -> None:
         self.state.add_fault(path, fault, count)
+
+    def add_faults(self, path: str, faults: Iterable[Fault]) -> None:
+        self.state.add_faults(path, faults)
+
+    def drop_connections(self, count: int = 1) -> None:
+        """Reset the next ``count`` connections in the TLS handshake (see SimState)."""
+        self.state.drop_connections(count)
 
     def advance(self, seconds: float) -> None:
         self.state.advance(seconds)

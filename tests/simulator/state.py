@@ -28,13 +28,25 @@ def partial_status(n: int) -> str:
     return f"PartialResult({n})"
 
 
+FAULT_KINDS = ("respond", "delay", "reset", "short", "stall", "drop", "expire")
+
+
 @dataclass(frozen=True)
 class Fault:
     """One injected misbehaviour, taken by the next request to its path.
 
     ``respond``: answer ``status``/``headers``/``body`` instead of the real handler.
-    ``delay``: sleep ``delay_s``, then answer normally. Later kinds (connection
-    reset, short body, ...) are added by name here and in ``app.apply_fault``.
+    ``delay``:   sleep ``delay_s``, then answer normally (slower than a timeout).
+    The next kinds run the real handler, then break its answer:
+    ``reset``:   send the headers and ``cut_at`` bytes of the body, then cut the
+                 TCP connection (every stream on it, as a failing middlebox would).
+    ``short``:   send the headers (full content-length) and ``cut_at`` bytes, then end
+                 the response cleanly: a body shorter than its content-length.
+    ``stall``:   send ``cut_at`` bytes, wait ``delay_s``, then the rest (a slow body).
+    ``drop``:    let the handler act (an add_task creates and logs the task) and cut
+                 the connection before any answer: the request may have cost money.
+    ``expire``:  forget the task named by ``?id=`` first (a result gone after 5 min).
+    ``cut_at`` < 0 means half the body. Named recipes are in faults.py.
     """
 
     kind: str = "respond"
@@ -42,6 +54,11 @@ class Fault:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0
+    cut_at: int = -1
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {FAULT_KINDS}")
 
 
 @dataclass
@@ -137,6 +154,7 @@ class SimState:
             self._tasks: dict[str, Task] = {}
             self._fail_next: deque[str] = deque()
             self._faults: dict[str, deque[Fault]] = {}
+            self._drop_connections = 0
             self._connections = 0
             self._requests: Counter[str] = Counter()
             self._versions: list[tuple[str, str]] = []
@@ -172,6 +190,29 @@ class SimState:
         """Queue ``fault`` for the next ``count`` requests to ``path``."""
         with self._lock:
             self._faults.setdefault(path, deque()).extend([fault] * count)
+
+    def add_faults(self, path: str, faults: Iterable[Fault]) -> None:
+        """Queue several faults for ``path``, in order (e.g. a burst of 500, 502, 503)."""
+        with self._lock:
+            self._faults.setdefault(path, deque()).extend(faults)
+
+    def drop_connections(self, count: int = 1) -> None:
+        """Reset the next ``count`` new connections during the TLS handshake, before the
+        client can have sent any byte of a request (a "never reached the server" fault)."""
+        with self._lock:
+            self._drop_connections += count
+
+    def take_connection_drop(self) -> bool:
+        with self._lock:
+            if self._drop_connections <= 0:
+                return False
+            self._drop_connections -= 1
+            return True
+
+    def forget_task(self, task_id: str | None) -> None:
+        """Drop a task as the gateway does ~5 minutes after its last result."""
+        with self._lock:
+            self._tasks.pop((task_id or "").lower(), None)
 
     def take_fault(self, path: str) -> Fault | None:
         with self._lock:

@@ -7,42 +7,61 @@ without losing the public CAs.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+import queue
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from gen404.client.jobs import JobEvent, JobRunner, JobSettings, Phase
 
 from tests.simulator import GatewaySimulator
 
-TEST_STAGE_SECONDS = 0.1
+
+@pytest.fixture(autouse=True)
+def user_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own add-on user folder (journal, result cache): never the real one."""
+    folder = tmp_path / "gen404-user"
+    monkeypatch.setenv("GEN404_USER_FOLDER", str(folder))
+    return folder
 
 
-@pytest.fixture(scope="session")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewaySimulator]:
-    """A started simulator shared by the session (short stages: a task takes 0.3 s)."""
-    folder = tmp_path_factory.mktemp("gateway-sim")
-    sim = GatewaySimulator(stage_seconds=TEST_STAGE_SECONDS, ca_pem_path=folder / "ca.pem")
-    sim.start()
-    bundle = folder / "ca-bundle.pem"
-    previous = os.environ.get("SSL_CERT_FILE")
-    parts = [sim.ca_pem_path.read_text()]
-    if previous and Path(previous).is_file():
-        parts.append(Path(previous).read_text())
-    bundle.write_text("\n".join(parts))
-    os.environ["SSL_CERT_FILE"] = str(bundle)
-    try:
-        yield sim
-    finally:
-        if previous is None:
-            os.environ.pop("SSL_CERT_FILE", None)
-        else:
-            os.environ["SSL_CERT_FILE"] = previous
-        sim.stop()
+# -- helpers for job tests (imported by test_client*.py) ----------------------------
+def settings_for(sim: GatewaySimulator, **overrides: object) -> JobSettings:
+    values: dict = {
+        "base_url": sim.url,
+        "api_key": sim.api_key,
+        "timeout_s": 5.0,
+        "deadline_s": 10.0,
+        "poll_interval_s": 0.05,
+    }
+    values.update(overrides)
+    return JobSettings(**values)
 
 
-@pytest.fixture
-def sim(simulator: GatewaySimulator) -> GatewaySimulator:
-    """The session simulator, reset: no tasks, faults or counts; default settings."""
-    simulator.reset()
-    return simulator
+def wait_jobs(runner: JobRunner, job_ids: Iterable[str], timeout: float = 10.0) -> dict:
+    """Every event of ``job_ids`` until each has ended (fails after ``timeout``)."""
+    pending = set(job_ids)
+    events: dict[str, list[JobEvent]] = {job_id: [] for job_id in pending}
+    end = time.monotonic() + timeout
+    while pending:
+        try:
+            event = runner.events.get(timeout=max(0.01, end - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"jobs did not end in {timeout} s: {events}")
+        events[event.job_id].append(event)
+        if event.terminal:
+            pending.discard(event.job_id)
+    return events
+
+
+def wait_phase(runner: JobRunner, job_id: str, phase: Phase, timeout: float = 5.0) -> JobEvent:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            event = runner.events.get(timeout=max(0.01, end - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"no {phase} event in {timeout} s")
+        if event.job_id == job_id and event.phase is phase:
+            return event
+        assert not (event.job_id == job_id and event.terminal), event

@@ -10,7 +10,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import certifi
 import pytest
@@ -26,7 +26,6 @@ from gen404.client.errors import GatewayError, TaskDeadlineError, error_from_res
 from gen404.client.gateway import USER_AGENT, GatewayClient, ssl_context
 from gen404.client.jobs import (
     GenerationRequest,
-    JobEvent,
     JobRunner,
     JobSettings,
     Phase,
@@ -35,6 +34,7 @@ from gen404.client.status import GatewayState, TaskStatus, parse_status
 
 from tests.simulator import Fault, GatewaySimulator
 from tests.simulator.images import png_bytes
+from tests.unit.conftest import settings_for, wait_jobs, wait_phase
 
 WRONG_KEY = "0badc0de-0000-4000-8000-00000000beef"
 UNKNOWN_ID = "11111111-2222-4333-8444-555555555555"
@@ -51,46 +51,6 @@ def runner() -> Iterator[JobRunner]:
     r = JobRunner(parse=len)
     yield r
     r.shutdown()
-
-
-def settings_for(sim: GatewaySimulator, **overrides: object) -> JobSettings:
-    values: dict = {
-        "base_url": sim.url,
-        "api_key": sim.api_key,
-        "timeout_s": 5.0,
-        "deadline_s": 10.0,
-        "poll_interval_s": 0.05,
-    }
-    values.update(overrides)
-    return JobSettings(**values)
-
-
-def wait_jobs(runner: JobRunner, job_ids: Iterable[str], timeout: float = 10.0) -> dict:
-    """Every event of ``job_ids`` until each has ended (fails after ``timeout``)."""
-    pending = set(job_ids)
-    events: dict[str, list[JobEvent]] = {job_id: [] for job_id in pending}
-    end = time.monotonic() + timeout
-    while pending:
-        try:
-            event = runner.events.get(timeout=max(0.01, end - time.monotonic()))
-        except queue.Empty:
-            pytest.fail(f"jobs did not end in {timeout} s: {events}")
-        events[event.job_id].append(event)
-        if event.terminal:
-            pending.discard(event.job_id)
-    return events
-
-
-def wait_phase(runner: JobRunner, job_id: str, phase: Phase, timeout: float = 5.0) -> JobEvent:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            event = runner.events.get(timeout=max(0.01, end - time.monotonic()))
-        except queue.Empty:
-            pytest.fail(f"no {phase} event in {timeout} s")
-        if event.job_id == job_id and event.phase is phase:
-            return event
-        assert not (event.job_id == job_id and event.terminal), event
 
 
 # -- endpoints ---------------------------------------------------------------------
@@ -198,11 +158,21 @@ def test_wrong_key(sim: GatewaySimulator) -> None:
     assert "Preferences → Add-ons → 404 Gen" in str(caught.value)
 
 
-def test_malformed_key(sim: GatewaySimulator) -> None:
-    with GatewayClient(sim.url, "my-key") as c, pytest.raises(GatewayError) as caught:
-        c.get_result(UNKNOWN_ID)
-    assert caught.value.status_code == 400
-    assert "Invalid API key format" in str(caught.value)
+def test_malformed_key_is_refused_before_sending(sim: GatewaySimulator) -> None:
+    with GatewayClient(sim.url, "my-key") as c:
+        for call in (lambda: c.get_result(UNKNOWN_ID), lambda: c.add_text_task("a red chair")):
+            with pytest.raises(GatewayError) as caught:
+                call()
+            assert caught.value.status_code is None
+            assert "API key is not valid" in str(caught.value)
+            assert "my-key" not in str(caught.value)
+    assert sim.stats().requests == {} and sim.stats().connections == 0
+
+
+def test_servers_key_format_answer_is_worded() -> None:
+    error = error_from_response(400, b"Invalid API key format")
+    assert "Invalid API key format" in str(error) and "Preferences" in str(error)
+    assert not error.retryable
 
 
 def test_missing_key_is_caught_before_sending(sim: GatewaySimulator) -> None:

@@ -1,0 +1,108 @@
+"""Named fault recipes: the misbehaviours of docs/faults.md, one function each.
+
+In-process: ``sim.add_fault("/get_status", faults.too_many_requests(retry_after="2"))``.
+From another process: ``POST /_sim/fault {"path": "/get_status", "name":
+"too_many_requests", "retry_after": "2"}``. Faults that are not about one answer
+are simulator knobs: ``sim.drop_connections(n)`` (reset in the TLS handshake),
+``sim.set_stage_seconds(math.inf)`` (NoResult forever), ``sim.fail_next(reason)``
+(Failure with a reason), ``GatewaySimulator(http2=False)`` (HTTP/1.1 only), and any
+second ``GatewaySimulator`` whose CA is not in SSL_CERT_FILE (untrusted certificate).
+"""
+
+from __future__ import annotations
+
+import json
+
+from .state import Fault
+
+JSON = (("content-type", "application/json"),)
+HTML = (("content-type", "text/html; charset=utf-8"),)
+
+
+def too_many_requests(retry_after: str | None = None) -> Fault:
+    """429 with the gateway's JSON body, with or without a Retry-After header."""
+    body = json.dumps({"error": "rate_limited", "message": "Too many requests"}).encode()
+    headers = JSON + ((("retry-after", retry_after),) if retry_after is not None else ())
+    return Fault(status=429, body=body, headers=headers)
+
+
+def server_error(status: int = 500) -> Fault:
+    """A plain-text 5xx (use several for a burst: ``[server_error(s) for s in ...]``)."""
+    words = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+    return Fault(status=status, body=words.get(status, "Server Error").encode())
+
+
+def queue_full() -> Fault:
+    return Fault(status=503, body=b"Service unavailable: Task queue is full")
+
+
+def html_error_page(status: int = 502) -> Fault:
+    """A proxy's HTML error page instead of the gateway's answer."""
+    page = (
+        b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title>"
+        b"<style>body{font-family:sans-serif}</style></head>"
+        b"<body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+    )
+    return Fault(status=status, body=page, headers=HTML)
+
+
+def invalid_json() -> Fault:
+    """200 with a body that is not JSON (cut off mid-object)."""
+    return Fault(status=200, body=b'{"status": "Succ', headers=JSON)
+
+
+def unknown_status(name: str = "Paused") -> Fault:
+    return Fault(status=200, body=json.dumps({"status": name}).encode(), headers=JSON)
+
+
+def slow_response(delay_s: float) -> Fault:
+    """No answer for ``delay_s`` (make it longer than the client's timeout)."""
+    return Fault(kind="delay", delay_s=delay_s)
+
+
+def slow_body(delay_s: float, cut_at: int = -1) -> Fault:
+    """Headers and part of the body at once, the rest after ``delay_s``."""
+    return Fault(kind="stall", delay_s=delay_s, cut_at=cut_at)
+
+
+def reset_mid_body(cut_at: int = -1) -> Fault:
+    return Fault(kind="reset", cut_at=cut_at)
+
+
+def short_body(cut_at: int = -1) -> Fault:
+    return Fault(kind="short", cut_at=cut_at)
+
+
+def answer_lost() -> Fault:
+    """The request is carried out (an add_task is charged), the answer never arrives."""
+    return Fault(kind="drop")
+
+
+def expired() -> Fault:
+    """The task is forgotten just before this request: get_result answers 404."""
+    return Fault(kind="expire")
+
+
+RECIPES = {
+    "too_many_requests": too_many_requests,
+    "server_error": server_error,
+    "queue_full": queue_full,
+    "html_error_page": html_error_page,
+    "invalid_json": invalid_json,
+    "unknown_status": unknown_status,
+    "slow_response": slow_response,
+    "slow_body": slow_body,
+    "reset_mid_body": reset_mid_body,
+    "short_body": short_body,
+    "answer_lost": answer_lost,
+    "expired": expired,
+}
+
+
+def recipe(body: dict) -> Fault:
+    """The Fault named by ``body["name"]``, with the other keys (but path/count) as arguments."""
+    make = RECIPES.get(str(body["name"]))
+    if make is None:
+        raise ValueError(f"unknown fault {body['name']!r}; known: {sorted(RECIPES)}")
+    args = {k: v for k, v in body.items() if k not in ("name", "path", "count")}
+    return make(**args)

@@ -1,0 +1,54 @@
+"""Twenty jobs at once: all finish, over one shared HTTP/2 connection or a small pool."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from gen404.client.gateway import MAX_CONNECTIONS
+from gen404.client.jobs import GenerationRequest, JobRunner, Phase
+
+from tests.simulator import GatewaySimulator
+from tests.unit.conftest import settings_for, wait_jobs
+
+JOBS = 20
+
+
+def run_many(sim: GatewaySimulator) -> tuple[dict, float]:
+    runner = JobRunner(parse=len)
+    settings = settings_for(sim)
+    started = time.monotonic()
+    job_ids = [runner.submit(GenerationRequest(f"chair number {n}"), settings) for n in range(JOBS)]
+    events = wait_jobs(runner, job_ids, timeout=30)
+    elapsed = time.monotonic() - started
+    assert runner._pool.open_clients() == 0  # the shared client closed with its last job
+    runner.shutdown()
+    return events, elapsed
+
+
+def check_all_ready(sim: GatewaySimulator, events: dict) -> None:
+    assert all(evs[-1].phase is Phase.READY for evs in events.values())
+    log = sim.stats().add_task_log
+    assert len(log) == JOBS and len({r.task_id for r in log}) == JOBS
+    assert sim.stats().requests["/get_result"] == JOBS  # each result downloaded once
+    assert {evs[-1].task_id for evs in events.values()} == {r.task_id for r in log}
+
+
+def test_twenty_jobs_share_one_http2_connection(sim: GatewaySimulator) -> None:
+    events, elapsed = run_many(sim)
+    check_all_ready(sim, events)
+    stats = sim.stats()
+    assert {v for _, v in stats.http_versions} == {"2"}
+    assert stats.connections == 1, stats.connections
+    print(f"\n{JOBS} jobs over HTTP/2: {stats.connections} connection, {elapsed:.2f} s")
+
+
+def test_twenty_jobs_over_http1_use_a_small_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    with GatewaySimulator(http2=False, stage_seconds=0.1) as http1:
+        monkeypatch.setenv("SSL_CERT_FILE", str(http1.ca_pem_path))
+        events, elapsed = run_many(http1)
+        check_all_ready(http1, events)
+        stats = http1.stats()
+        assert {v for _, v in stats.http_versions} == {"1.1"}
+        assert stats.connections <= MAX_CONNECTIONS, stats.connections
+        print(f"\n{JOBS} jobs over HTTP/1.1: {stats.connections} connections, {elapsed:.2f} s")
