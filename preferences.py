@@ -93,11 +93,13 @@ def api_key(context: bpy.types.Context | None = None) -> str:
     return resolve_api_key(get_preferences(context).api_key, os.environ)
 
 
-def job_settings(context: bpy.types.Context | None = None) -> JobSettings:
+def job_settings(
+    context: bpy.types.Context | None = None, *, require_key: bool = True
+) -> JobSettings:
     """Snapshot the preferences for one job (main thread). Raises GatewayError."""
     prefs = get_preferences(context)
     key = resolve_api_key(prefs.api_key, os.environ)
-    if not key:
+    if not key and require_key:
         raise GatewayError(missing_key_message())
     return JobSettings(
         base_url=resolve_base_url(prefs.region, prefs.custom_url, os.environ),

@@ -21,9 +21,13 @@ def register() -> None:
         bpy.utils.register_class(cls)
     properties.register()
     menus.register()
+    # Earlier sessions' tasks resume on the first tick, not here: no I/O in register().
+    bpy.app.timers.register(session.first_tick, first_interval=0.0)
 
 
 def unregister() -> None:
+    if bpy.app.timers.is_registered(session.first_tick):
+        bpy.app.timers.unregister(session.first_tick)
     session.shutdown()
     menus.unregister()
     properties.unregister()

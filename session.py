@@ -18,7 +18,11 @@ from pathlib import Path
 
 import bpy
 
+from . import preferences
+from .client.endpoints import host_of
+from .client.errors import GatewayError
 from .client.jobs import GenerationRequest, JobEvent, JobRunner, JobSettings, Phase
+from .client.journal import JournalEntry, open_journal
 from .scene import builder
 from .scene.prepare import DisplayArrays, prepare
 from .splats.reader import read_splat_file
@@ -27,7 +31,11 @@ log = logging.getLogger(__name__)
 
 IMPORTING = "importing"
 DONE = "done"
-_ENDED = {DONE, Phase.FAILED.value, Phase.CANCELLED.value}
+READY_TO_IMPORT = "ready_to_import"
+"""From the journal: downloaded in an earlier session, not yet in a scene."""
+PAUSED = "paused"
+"""From the journal: unfinished, but it cannot resume now (offline, no key)."""
+_ENDED = {DONE, Phase.FAILED.value, Phase.CANCELLED.value, READY_TO_IMPORT, PAUSED}
 _WORKER_RESULTS = 3
 """Up to three gateway workers run each task."""
 
@@ -39,6 +47,7 @@ _PHASE_WORDS = {
     Phase.READY.value: "Importing",
     IMPORTING: "Importing",
     DONE: "Done",
+    READY_TO_IMPORT: "Ready to import",
     Phase.CANCELLED.value: "Cancelled",
 }
 
@@ -69,6 +78,8 @@ class TaskEntry:
             return f"{self.results} of {_WORKER_RESULTS} results"
         if self.phase == Phase.FAILED.value:
             return f"Failed: {self.message}"
+        if self.phase == PAUSED:
+            return f"Paused: {self.message}"
         return _PHASE_WORDS.get(self.phase, self.phase)
 
     def elapsed(self, now: float | None = None) -> float:
@@ -104,12 +115,75 @@ class Session:
         self.timer = self.pump
         self.longest_tick_s = 0.0
         """The longest pump tick that imported nothing (a responsiveness figure)."""
+        self.started = False
+        self.journal_problem = ""
+
+    # -- the journal: tasks of earlier sessions --------------------------------
+    def start(self) -> None:
+        """Pick up the journal once: resume unfinished tasks, list results not imported.
+
+        Runs on the first timer tick after the add-on loads (never in register()),
+        or when a script first needs it (wait_all, generate)."""
+        if self.started:
+            return
+        self.started = True
+        journal = open_journal(preferences.user_folder())
+        journal.prune()
+        self.journal_problem = journal.problem or ""
+        for entry in journal.ready_to_import():
+            self._add_from_journal(entry, READY_TO_IMPORT, "downloaded earlier")
+        for entry in journal.unfinished():
+            self.resume(self._add_from_journal(entry, PAUSED, "").job_id)
+        _redraw()
+
+    def _add_from_journal(self, entry: JournalEntry, phase: str, message: str) -> TaskEntry:
+        ago = max(0.0, time.time() - entry.submitted_at)
+        row = TaskEntry(
+            job_id=entry.task_id,  # re-keyed to a job id once it runs
+            label=entry.label or entry.prompt or entry.image_name or entry.task_id,
+            kind=entry.kind,
+            host=host_of(entry.base_url),
+            started=time.monotonic() - ago,
+            phase=phase,
+            task_id=entry.task_id,
+            results=entry.results,
+            message=message,
+            ended=time.monotonic() if phase == READY_TO_IMPORT else None,
+        )
+        self.entries[row.job_id] = row
+        return row
+
+    def resume(self, key: str) -> TaskEntry:
+        """Run a journalled task again (poll, or read it from the cache) and import it.
+
+        Never submits it again. When it cannot run now (offline, no key), it stays
+        in the list as paused, and in the journal."""
+        row = self.entries[key]
+        try:
+            if not bpy.app.online_access and row.phase != READY_TO_IMPORT:
+                raise GatewayError(preferences.OFFLINE_MESSAGE)
+            try:
+                settings = preferences.job_settings()
+            except GatewayError:
+                if row.phase != READY_TO_IMPORT:
+                    raise
+                settings = preferences.job_settings(require_key=False)
+            job_id = self.runner.resume(row.task_id, settings, label=row.label)
+        except GatewayError as exc:
+            row.phase, row.message, row.ended = PAUSED, str(exc), time.monotonic()
+            return row
+        del self.entries[key]
+        row.job_id, row.phase, row.message, row.ended = job_id, Phase.QUEUED.value, "", None
+        self.entries[job_id] = row
+        self.ensure_timer()
+        return row
 
     # -- main-thread API -------------------------------------------------------
     def submit(
         self, request: GenerationRequest, settings: JobSettings, label: str, kind: str, host: str
     ) -> TaskEntry:
-        job_id = self.runner.submit(request, settings)
+        self.start()
+        job_id = self.runner.submit(request, settings, label=label)
         entry = TaskEntry(job_id=job_id, label=label, kind=kind, host=host)
         self.entries[job_id] = entry
         self.ensure_timer()
@@ -128,8 +202,14 @@ class Session:
         return len(running)
 
     def clear_finished(self) -> None:
-        self.entries = {k: e for k, e in self.entries.items() if not e.finished}
+        """Drop ended rows; results still waiting to be imported stay listed."""
+        keep = (READY_TO_IMPORT, PAUSED)
+        self.entries = {k: e for k, e in self.entries.items() if not e.finished or e.phase in keep}
         _redraw()
+
+    def waiting(self) -> list[TaskEntry]:
+        """Journalled tasks that wait for the user: ready to import, or paused."""
+        return [e for e in self.entries.values() if e.phase in (READY_TO_IMPORT, PAUSED)]
 
     def active(self) -> list[TaskEntry]:
         return [e for e in self.entries.values() if not e.finished]
@@ -145,6 +225,7 @@ class Session:
 
     def wait_all(self, timeout: float) -> bool:
         """Block until every task has ended; False if some were still running at ``timeout``."""
+        self.start()
         return self._drive(lambda: not self.active(), timeout)
 
     def _drive(self, done: Callable[[], bool], timeout: float) -> bool:
@@ -212,6 +293,7 @@ class Session:
         obj = builder.build_object(scene, view_layer, arrays, entry.label, properties=properties)
         entry.object_name = obj.name
         entry.phase = DONE
+        open_journal(preferences.user_folder()).mark_imported(entry.task_id, obj.name)
         entry.message = f"{arrays.cloud.count} splats"
         with contextlib.suppress(RuntimeError):  # no undo stack in background mode
             bpy.ops.ed.undo_push(message=f"404 Gen: {entry.label}")
@@ -219,7 +301,8 @@ class Session:
     # -- timer -----------------------------------------------------------------
     def ensure_timer(self) -> None:
         if not bpy.app.timers.is_registered(self.timer):
-            bpy.app.timers.register(self.timer, first_interval=self.TICK_ACTIVE)
+            # persistent: keep running when another .blend is loaded
+            bpy.app.timers.register(self.timer, first_interval=self.TICK_ACTIVE, persistent=True)
 
     def pump(self) -> float | None:
         """The timer callback: short, never blocking, never raising."""
@@ -250,6 +333,14 @@ class Session:
 
 
 _session: Session | None = None
+
+
+def first_tick() -> None:
+    """Registered as a one-shot timer by register(): resume journalled tasks."""
+    try:
+        get_session().start()
+    except Exception:
+        log.exception("gen404: resuming earlier tasks failed")
 
 
 def get_session() -> Session:

@@ -2,12 +2,18 @@
 
 from .generate import GEN404_OT_generate
 from .import_splat import GEN404_OT_import_splat
-from .tasks import GEN404_OT_cancel_task, GEN404_OT_clear_tasks, GEN404_OT_wait_all
+from .tasks import (
+    GEN404_OT_cancel_task,
+    GEN404_OT_clear_tasks,
+    GEN404_OT_resume_task,
+    GEN404_OT_wait_all,
+)
 
 classes = (
     GEN404_OT_generate,
     GEN404_OT_import_splat,
     GEN404_OT_cancel_task,
+    GEN404_OT_resume_task,
     GEN404_OT_clear_tasks,
     GEN404_OT_wait_all,
 )

@@ -30,6 +30,34 @@ class GEN404_OT_cancel_task(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class GEN404_OT_resume_task(bpy.types.Operator):
+    """Import a result downloaded earlier, or resume a paused 404 task, without paying again"""
+
+    bl_idname = "gen404.resume_task"
+    bl_label = "Resume 404 Tasks"
+    bl_description = (
+        "Import results downloaded in an earlier session and resume paused 404 tasks "
+        "(never submits them again); from a menu, all of them"
+    )
+    bl_options = {"REGISTER"}
+
+    job_id: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Task", description="The task to resume; empty resumes every waiting one"
+    )
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        tasks = session.get_session()
+        tasks.start()
+        keys = [self.job_id] if self.job_id else [e.job_id for e in tasks.waiting()]
+        rows = [tasks.resume(key) for key in keys if key in tasks.entries]
+        paused = [row for row in rows if row.phase == session.PAUSED]
+        if paused:
+            self.report({"ERROR"}, f"404 Gen: {paused[0].status_text()}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"404 Gen: resumed {len(rows)} task(s)")
+        return {"FINISHED"}
+
+
 class GEN404_OT_clear_tasks(bpy.types.Operator):
     """Remove finished, failed and cancelled tasks from the 404 task list"""
 

@@ -18,6 +18,7 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
         layout.operator("gen404.import_splat", icon="IMPORT")
         layout.separator()
         layout.operator("gen404.cancel_task", icon="X")
+        layout.operator("gen404.resume_task", icon="RECOVER_LAST")
         layout.operator("gen404.clear_tasks", icon="TRASH")
         layout.operator("gen404.wait_all", icon="SORTTIME")
 

@@ -86,6 +86,9 @@ class VIEW3D_PT_gen404_tasks(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout
         entries = list(session.get_session().entries.values())
+        problem = session.get_session().journal_problem
+        if problem:
+            layout.label(text=problem, icon="ERROR")
         if not entries:
             layout.label(text="No tasks yet in this session")
             return
@@ -99,6 +102,10 @@ class VIEW3D_PT_gen404_tasks(bpy.types.Panel):
             if not entry.finished:
                 cancel = row.operator("gen404.cancel_task", text="", icon="X")
                 cancel.job_id = entry.job_id
+            elif entry.phase in (session.READY_TO_IMPORT, session.PAUSED):
+                text = "Import" if entry.phase == session.READY_TO_IMPORT else "Resume"
+                resume = row.operator("gen404.resume_task", text=text, icon="RECOVER_LAST")
+                resume.job_id = entry.job_id
             status = box.row()
             status.alert = entry.phase == "failed"
             status.label(text=entry.status_text())

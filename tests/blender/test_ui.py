@@ -94,7 +94,14 @@ def test_failed_import_leaves_the_scene_as_it_was(addon, clean_scene, tmp_path) 
 
 def test_every_operator_is_searchable_and_in_a_menu(addon) -> None:
     ours = [name for name in dir(bpy.ops.gen404) if not name.startswith("_")]
-    assert {"generate", "import_splat", "cancel_task", "clear_tasks", "wait_all"} <= set(ours)
+    assert {
+        "generate",
+        "import_splat",
+        "cancel_task",
+        "clear_tasks",
+        "wait_all",
+        "resume_task",
+    } <= set(ours)
     for name in ours:
         rna = getattr(bpy.ops.gen404, name).get_rna_type()
         assert rna.name and rna.description, name
