@@ -1,0 +1,59 @@
+"""Kill Blender mid-task; a new Blender finishes the task without submitting it again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.blender.helpers import built_zip
+from tests.simulator import SIM_API_KEY, make_figure
+
+CHILD = Path(__file__).with_name("restart_child.py")
+
+
+def _run(mode: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(CHILD), mode, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _last_json(out: str) -> dict:
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def test_a_killed_blender_resumes_its_task_and_imports_it(addon, sim, tmp_path) -> None:
+    sim.set_stage_seconds(2.0)  # the task is still running when the first Blender dies
+    env = dict(os.environ)
+    env.update(
+        BLENDER_USER_RESOURCES=str(tmp_path / "blender-user"),
+        GEN404_GATEWAY_URL=sim.url,
+        GEN404_API_KEY=SIM_API_KEY,
+    )
+
+    first = _run("submit", env, str(built_zip()))
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+    task_id = _last_json(first.stdout)["task_id"]
+    assert [r.task_id for r in sim.stats().add_task_log] == [task_id]
+    journal = tmp_path / "blender-user" / "extensions" / ".user" / "user_default" / "gen404"
+    assert task_id in (journal / "tasks.json").read_text()
+    assert SIM_API_KEY not in (journal / "tasks.json").read_text()
+
+    second = _run("resume", env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    report = _last_json(second.stdout)
+    assert report["wait_all"] == ["FINISHED"]
+    (obj,) = report["objects"]
+    assert obj["task_id"] == task_id and obj["name"] == "a restarted robot"
+    assert obj["splats"] == len(make_figure()["positions"])
+    stats = sim.stats()
+    assert len(stats.add_task_log) == 1  # never submitted again
+    assert stats.requests.get("/get_result", 0) == 1
