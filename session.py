@@ -154,18 +154,20 @@ class Session:
         return row
 
     def resume(self, key: str) -> TaskEntry:
-        """Run a journalled task again (poll, or read it from the cache) and import it.
+        """Run a journalled or finished task again (poll, or read it from the cache) and
+        import it: a finished one imports again from the cache without the network.
 
         Never submits it again. When it cannot run now (offline, no key), it stays
         in the list as paused, and in the journal."""
         row = self.entries[key]
+        downloaded = row.phase in (READY_TO_IMPORT, DONE)  # in the cache: no network
         try:
-            if not bpy.app.online_access and row.phase != READY_TO_IMPORT:
+            if not bpy.app.online_access and not downloaded:
                 raise GatewayError(preferences.OFFLINE_MESSAGE)
             try:
                 settings = preferences.job_settings()
             except GatewayError:
-                if row.phase != READY_TO_IMPORT:
+                if not downloaded:
                     raise
                 settings = preferences.job_settings(require_key=False)
             job_id = self.runner.resume(row.task_id, settings, label=row.label)

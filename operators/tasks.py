@@ -31,7 +31,7 @@ class GEN404_OT_cancel_task(bpy.types.Operator):
 
 
 class GEN404_OT_resume_task(bpy.types.Operator):
-    """Import a result downloaded earlier, or resume a paused 404 task, without paying again"""
+    """Import a downloaded result (again), or resume a paused 404 task, without paying again"""
 
     bl_idname = "gen404.resume_task"
     bl_label = "Resume 404 Tasks"

@@ -102,8 +102,10 @@ class VIEW3D_PT_gen404_tasks(bpy.types.Panel):
             if not entry.finished:
                 cancel = row.operator("gen404.cancel_task", text="", icon="X")
                 cancel.job_id = entry.job_id
-            elif entry.phase in (session.READY_TO_IMPORT, session.PAUSED):
-                text = "Import" if entry.phase == session.READY_TO_IMPORT else "Resume"
+            elif entry.phase in (session.READY_TO_IMPORT, session.PAUSED, session.DONE):
+                text = {session.PAUSED: "Resume", session.DONE: "Import Again"}.get(
+                    entry.phase, "Import"
+                )
                 resume = row.operator("gen404.resume_task", text=text, icon="RECOVER_LAST")
                 resume.job_id = entry.job_id
             status = box.row()
