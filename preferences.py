@@ -59,8 +59,17 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         description="Stop waiting for a task after this long: the gateway never reports "
         "an unknown task as failed",
         default=10.0,
-        min=1.0,
+        min=0.01,
+        soft_min=1.0,
         max=120.0,
+    )
+    timeout_seconds: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Network Timeout (s)",
+        description="Longest wait for one answer from the gateway before retrying",
+        default=30.0,
+        min=0.5,
+        soft_min=5.0,
+        max=300.0,
     )
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -77,6 +86,7 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
             col.label(text=f"{ENV_GATEWAY_URL} overrides the gateway", icon="INFO")
         col.prop(self, "result_format")
         col.prop(self, "deadline_minutes")
+        col.prop(self, "timeout_seconds")
         if not bpy.app.online_access:
             box = layout.box()
             box.label(text="Online access is disabled in Blender's preferences", icon="ERROR")
@@ -105,6 +115,7 @@ def job_settings(
         base_url=resolve_base_url(prefs.region, prefs.custom_url, os.environ),
         api_key=key,
         deadline_s=prefs.deadline_minutes * 60.0,
+        timeout_s=prefs.timeout_seconds,
         result_format=prefs.result_format,
         user_folder=user_folder(),
     )
