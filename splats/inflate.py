@@ -70,6 +70,9 @@ class GzipInflater:
         return b"".join(parts)
 
 
+_CHUNK = 1 << 20
+
+
 class ZstdInflater:
     """zstd (one or more frames) through a streaming reader, never past what is asked."""
 
@@ -83,7 +86,9 @@ class ZstdInflater:
         want = size
         try:
             while want > 0:
-                chunk = self._reader.read(want)
+                # Bounded reads: python-zstandard reserves the whole request up front, so
+                # a tiny file claiming a huge count must not get to ask for it at once.
+                chunk = self._reader.read(min(want, _CHUNK))
                 if not chunk:
                     break
                 parts.append(chunk)
