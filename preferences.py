@@ -51,7 +51,10 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
     result_format: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Download Format",
         description="File format to download results in",
-        items=[("ply", "PLY", "Binary 3DGS PLY: larger download, no decoding")],
+        items=[
+            ("ply", "PLY", "Binary 3DGS PLY: a larger download, nothing to decode"),
+            ("spz", "SPZ", "404's compressed SPZ: about 10x smaller, decoded after download"),
+        ],
         default="ply",
     )
     deadline_minutes: bpy.props.FloatProperty(  # type: ignore[valid-type]
@@ -62,6 +65,19 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         min=0.01,
         soft_min=1.0,
         max=120.0,
+    )
+    max_download_mb: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Largest Download (MB)",
+        description="Refuse results larger than this (a damaged or hostile answer)",
+        default=1024,
+        min=1,
+    )
+    cache_mb: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Result Cache (MB)",
+        description="Downloaded results kept on disk for re-importing without the network; "
+        "the oldest are removed beyond this size",
+        default=2048,
+        min=0,
     )
     timeout_seconds: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Network Timeout (s)",
@@ -87,6 +103,8 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         col.prop(self, "result_format")
         col.prop(self, "deadline_minutes")
         col.prop(self, "timeout_seconds")
+        col.prop(self, "max_download_mb")
+        col.prop(self, "cache_mb")
         if not bpy.app.online_access:
             box = layout.box()
             box.label(text="Online access is disabled in Blender's preferences", icon="ERROR")
@@ -116,6 +134,8 @@ def job_settings(
         api_key=key,
         deadline_s=prefs.deadline_minutes * 60.0,
         timeout_s=prefs.timeout_seconds,
+        max_download_bytes=prefs.max_download_mb * 1024 * 1024,
+        cache_max_bytes=prefs.cache_mb * 1024 * 1024,
         result_format=prefs.result_format,
         user_folder=user_folder(),
     )

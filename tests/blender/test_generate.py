@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from tests.blender.helpers import (
     ADDON_MODULE,
     COLLECTION,
+    addon_module,
     addon_session,
     splat_objects,
     wait_for_event,
@@ -259,3 +261,32 @@ def test_wait_all_gives_up_at_its_timeout(gateway, clean_scene) -> None:
     with pytest.raises(RuntimeError, match="1 task\\(s\\) still running"):
         bpy.ops.gen404.wait_all(timeout=0.3)
     assert len(addon_session().active()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["ply", "spz"])
+def test_download_format_preference(gateway, clean_scene, fmt, capsys) -> None:
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.result_format = fmt
+    try:
+        gateway.set_stage_seconds(0.0)
+        started = time.perf_counter()
+        assert bpy.ops.gen404.generate(prompt=f"a {fmt} robot", wait=True) == {"FINISHED"}
+        seconds = time.perf_counter() - started
+    finally:
+        prefs.result_format = "ply"
+    (obj,) = splat_objects()
+    assert len(obj.data.vertices) == len(FIGURE["positions"])
+    # Same figure either way (SPZ is quantised: 1/4096 positions, 8-bit colours).
+    centres = _part_centres(obj)
+    assert centres["head"][2] > centres["body"][2] + 0.4 > centres["base"][2] + 0.8
+    entry = list(addon_session().entries.values())[-1]
+    size = (
+        Path(
+            addon_module("client.folders").results_folder(addon_module("preferences").user_folder())
+            / f"{entry.task_id}.{fmt}"
+        )
+        .stat()
+        .st_size
+    )
+    with capsys.disabled():
+        print(f"\n{fmt}: {size} bytes downloaded, {seconds * 1000:.0f} ms from submit to object")

@@ -157,3 +157,35 @@ def ply_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def figure_ply_bytes(n: int = 3000, seed: int = 0) -> bytes:
     """The figure as PLY bytes (cached: every task of a simulator gets the same file)."""
     return ply_bytes(make_figure(n, seed))
+
+
+def spz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """404's SPZ (one zstd frame around an NGSP version-2 payload, 12 fractional bits,
+    degree 0, no frame conversion), written from the spec independently of the add-on."""
+    import struct
+
+    import zstandard
+
+    n = len(arrays["positions"])
+    fixed = np.round(arrays["positions"].astype(np.float64) * 4096).astype(np.int64)
+    pos = (fixed & 0xFFFFFF).astype("<u4").view(np.uint8).reshape(n, 3, 4)[:, :, :3]
+    alpha = 1 / (1 + np.exp(-arrays["opacity"].astype(np.float64)))
+    colors = (arrays["f_dc"].astype(np.float64) * 0.15 + 0.5) * 255
+    scales = (arrays["log_scales"].astype(np.float64) + 10) * 16
+    q = arrays["rotations"].astype(np.float64)
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    q = q * np.where(q[:, :1] < 0, -1.0, 1.0)  # w >= 0: only x, y, z are stored
+    rot = (q[:, 1:] + 1) * 127.5
+
+    def u8(x: np.ndarray) -> bytes:
+        return np.clip(np.round(x), 0, 255).astype(np.uint8).tobytes()
+
+    header = struct.pack("<4sIIBBBB", b"NGSP", 2, n, 0, 12, 0, 0)
+    payload = header + pos.tobytes() + u8(alpha * 255) + u8(colors) + u8(scales) + u8(rot)
+    return zstandard.ZstdCompressor(level=3).compress(payload)
+
+
+@lru_cache(maxsize=8)
+def figure_spz_bytes(n: int = 3000, seed: int = 0) -> bytes:
+    """The figure as 404's SPZ: what the gateway serves by default."""
+    return spz_bytes(make_figure(n, seed))

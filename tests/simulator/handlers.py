@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .figure import figure_spz_bytes
 from .images import ImageError, check_image
 from .multipart import MultipartError, header_params, parse_multipart
 from .state import SimState
@@ -260,7 +261,12 @@ def get_result(req: Request, state: SimState, limits: Limits, result: bytes) -> 
             f"Failure reason: {task.failure_reason}",
         )
     if not wants_ply:
-        return text(501, "SPZ not implemented in simulator")
+        # The default: 404's zstd SPZ of the same figure.
+        disposition = 'attachment; filename="result.spz"'
+        spz = figure_spz_bytes()
+        return Response(
+            200, spz, "application/octet-stream", [("content-disposition", disposition)]
+        )
     if (req.param("all") or "").lower() == "true":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
