@@ -36,6 +36,16 @@ def submit(zip_path: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def quit_mid_task(zip_path: str) -> None:
+    """Start a task and let the process end while it runs (Blender quitting)."""
+    bpy.context.preferences.system.use_online_access = True
+    bpy.ops.extensions.package_install_files(
+        repo="user_default", filepath=zip_path, enable_on_install=True
+    )
+    assert bpy.ops.gen404.generate(prompt="an abandoned robot") == {"FINISHED"}
+    print(json.dumps({"quitting": True}), flush=True)
+
+
 def resume() -> None:
     import addon_utils  # importable only once bpy is
 
@@ -53,5 +63,7 @@ def resume() -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "submit":
         submit(sys.argv[2])
+    elif sys.argv[1] == "quit":
+        quit_mid_task(sys.argv[2])
     else:
         resume()

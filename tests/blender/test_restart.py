@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.blender.helpers import built_zip
@@ -57,3 +58,21 @@ def test_a_killed_blender_resumes_its_task_and_imports_it(addon, sim, tmp_path) 
     stats = sim.stats()
     assert len(stats.add_task_log) == 1  # never submitted again
     assert stats.requests.get("/get_result", 0) == 1
+
+
+def test_quitting_while_a_task_runs_is_prompt_and_clean(addon, sim, tmp_path) -> None:
+    sim.set_stage_seconds(30.0)
+    env = dict(os.environ)
+    env.update(
+        BLENDER_USER_RESOURCES=str(tmp_path / "blender-user"),
+        GEN404_GATEWAY_URL=sim.url,
+        GEN404_API_KEY=SIM_API_KEY,
+    )
+    started = time.monotonic()
+    run = _run("quit", env, str(built_zip()))
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _last_json(run.stdout) == {"quitting": True}
+    assert "Traceback" not in run.stderr and "Fatal" not in run.stderr, run.stderr[-2000:]
+    # A task that polls for 90 s more must not hold the exit (generous bound: CI is slow).
+    assert elapsed < 60, elapsed
