@@ -18,7 +18,7 @@ BLENDER_EXT = $(BPY)/lib/python3.11/site-packages/bpy/5.0/scripts/addons_core/bl
 SOURCES := $(shell git ls-files -co --exclude-standard -- '*.py' blender_manifest.toml \
              | grep -vE '^(tests|tools)/')
 
-.PHONY: build wheels venvs lint typecheck test test-unit test-blender test-blender-oldest demo fuzz clean
+.PHONY: bench build wheels venvs lint typecheck test test-unit test-blender test-blender-oldest demo fuzz clean
 
 $(DEV)/.ok: requirements/dev.txt requirements/sim.txt
 	$(PYTHON) -m venv $(DEV)
@@ -76,6 +76,9 @@ test: lint typecheck test-unit test-blender test-blender-oldest
 # A longer fuzzing run of the PLY and SPZ readers (make test runs a bounded one).
 fuzz: $(DEV)/.ok
 	$(DEV)/bin/python tools/fuzz.py --seconds $(or $(FUZZ_SECONDS),300)
+
+bench: build
+	$(BPY)/bin/python tools/bench_import.py --zip $(ZIP)
 
 demo: build
 	$(BPY)/bin/python tools/demo.py --prompt "$(PROMPT)" --zip $(ZIP) --out demo

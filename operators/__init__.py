@@ -1,7 +1,8 @@
 """Operators, registered in order by ``registration``."""
 
+from .export_splat import GEN404_OT_export_splat
 from .generate import GEN404_OT_generate
-from .import_splat import GEN404_OT_import_splat
+from .import_splat import GEN404_FH_splat, GEN404_OT_import_splat
 from .tasks import (
     GEN404_OT_cancel_task,
     GEN404_OT_clear_tasks,
@@ -12,6 +13,8 @@ from .tasks import (
 classes = (
     GEN404_OT_generate,
     GEN404_OT_import_splat,
+    GEN404_FH_splat,  # after its operator
+    GEN404_OT_export_splat,
     GEN404_OT_cancel_task,
     GEN404_OT_resume_task,
     GEN404_OT_clear_tasks,

@@ -1,16 +1,31 @@
-"""gen404.import_splat: a splat file from disk through the same builder as generations."""
+"""gen404.import_splat: splat files from disk (.ply, .spz, .splat) through the generations' builder.
+
+Called from a script (``execute``) the import is synchronous: the operator
+returns once the objects exist, so ``blender -b`` scripts and the ``bpy`` module
+get them. Opened from the UI (file browser, drag and drop: ``invoke``) the files
+are read and decoded on a worker thread while a modal timer shows progress, so
+Blender stays responsive on a large capture; only the final copy of ready numpy
+arrays into Blender runs on the main thread.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..scene import builder
-from ..scene.prepare import prepare
-from ..splats.cloud import SplatFormatError
-from ..splats.ply import read_ply_file
+from ..scene.prepare import DisplayArrays, prepare
+from ..splats.cloud import SplatCloud, SplatFormatError
+from ..splats.reader import SUPPORTED_EXTENSIONS, read_splat_bytes
 from .returns import OperatorReturn
 
 UP_AXIS_ITEMS = [
@@ -18,44 +33,378 @@ UP_AXIS_ITEMS = [
     ("-Y", "-Y", "-Y is up: Inria-style captures (OpenCV camera frame)"),
     ("Z", "+Z", "+Z is up: already Blender's frame"),
 ]
+FILTER_GLOB = ";".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS)
+MENU_LABEL = "Gaussian Splat ({})".format("/".join(SUPPORTED_EXTENSIONS))
+
+Report = Callable[[Any, str], None]
+"""An operator's ``report``: (set of levels, message)."""
+
+READ_CHUNK = 8 << 20
+"""Bytes read per step on the worker, so progress moves while a big file loads."""
+TIMER_SECONDS = 0.05
+
+
+def _object_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0] or "Splat"
+
+
+def _problem(path: str, exc: BaseException) -> str:
+    name = os.path.basename(path)
+    if isinstance(exc, FileNotFoundError):
+        return f"{path} does not exist: choose another file."
+    if isinstance(exc, SplatFormatError | OSError | ValueError):
+        return f"Cannot import {name}: {exc}"
+    return f"Cannot import {name}: {type(exc).__name__}: {exc}"
+
+
+# --- the worker ---------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    """One file's outcome on the worker: ready arrays, or what went wrong."""
+
+    path: str
+    arrays: DisplayArrays | None = None
+    error: BaseException | None = None
+
+
+class ImportJob:
+    """Reads, decodes and prepares files on one daemon thread; it never touches bpy.
+
+    Results come out in file order through a queue (plain numpy in DisplayArrays);
+    progress is a fraction of all the work and a short sentence.
+    """
+
+    def __init__(self, paths: Sequence[str], up_axis: str) -> None:
+        self.paths = list(paths)
+        self.up_axis = up_axis
+        self.results: queue.Queue[Loaded | None] = queue.Queue()  # None: all files done
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._progress = (0.0, "Starting")
+        self._thread = threading.Thread(target=self._run, name="gen404 import", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def progress(self) -> tuple[float, str]:
+        with self._lock:
+            return self._progress
+
+    def _report(self, index: int, part: float, text: str) -> None:
+        with self._lock:
+            self._progress = ((index + part) / len(self.paths), text)
+
+    def _run(self) -> None:
+        for index, path in enumerate(self.paths):
+            if self._cancel.is_set():
+                break
+            name = os.path.basename(path)
+            try:
+
+                def progress(part: float, index: int = index, name: str = name) -> None:
+                    self._report(index, 0.6 * part, f"Reading {name}")
+
+                cloud = load_file(path, progress, self._cancel.is_set)
+                if cloud is None:
+                    break
+                self._report(index, 0.85, f"Preparing {name}")
+                arrays = prepare(cloud, self.up_axis)
+                del cloud
+                self._report(index, 1.0, f"Read {name}")
+                self.results.put(Loaded(path, arrays=arrays))
+            except Exception as exc:  # reported on the main thread, file by file
+                self.results.put(Loaded(path, error=exc))
+        self.results.put(None)
+
+
+def _buffer(size: int) -> mmap.mmap | bytearray:
+    """Memory for a whole file: fresh anonymous pages, filled by the kernel in one go.
+
+    A big numpy or bytes buffer is faulted in page by page (and, with transparent
+    huge pages, can stall on compaction); an anonymous map with MAP_POPULATE
+    costs a fraction of that. It is not a map of the file itself, so a file that
+    shrinks while being read is an error, not a crash (SIGBUS).
+    """
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    anonymous = getattr(mmap, "MAP_ANONYMOUS", 0)
+    if size < (1 << 20) or not (populate and anonymous):
+        return bytearray(size)
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | anonymous | populate)
+
+
+def load_file(
+    path: str,
+    progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> SplatCloud | None:
+    """Read and decode one file (no bpy): reading in chunks, for progress and cancel.
+
+    None when ``cancelled`` said so before the end.
+    """
+    name = os.path.basename(path)
+    size = os.path.getsize(path)
+    buffer = _buffer(size)
+    view = memoryview(buffer)
+    try:
+        done = 0
+        with open(path, "rb", buffering=0) as f:
+            while done < size:
+                if cancelled is not None and cancelled():
+                    return None
+                got = f.readinto(view[done : done + READ_CHUNK])
+                if not got:
+                    raise SplatFormatError(f"{name} shrank while it was being read")
+                done += got
+                if progress is not None:
+                    progress(done / size)
+        return read_splat_bytes(view, name)  # copies out what it keeps
+    finally:
+        view.release()
+        if isinstance(buffer, mmap.mmap):
+            with contextlib.suppress(BufferError):  # a reader kept a view: freed with it
+                buffer.close()
+
+
+# --- the main-thread half -----------------------------------------------------------------
+
+
+@dataclass
+class ImportOptions:
+    up_axis: str = "Y"
+    standard_view: bool = True
+
+
+def build_one(
+    context: bpy.types.Context,
+    path: str,
+    arrays: DisplayArrays,
+    options: ImportOptions,
+    report: Report,
+) -> bpy.types.Object:
+    """Copy one prepared file into the scene (main thread) and report what the user should know."""
+    scene, view_layer = context.scene, context.view_layer
+    assert scene is not None and view_layer is not None
+    for warning in arrays.warnings:
+        report({"WARNING"}, f"{os.path.basename(path)}: {warning}")
+    count = arrays.count
+    obj = builder.build_object(
+        scene,
+        view_layer,
+        arrays,
+        _object_name(path),
+        properties={"source": os.path.basename(path)},
+        standard_view=options.standard_view,
+        report=lambda text: report({"INFO"}, text),
+    )
+    report({"INFO"}, f"Imported {count:,} splats from {os.path.basename(path)}")
+    return obj
+
+
+class ThreadedImport:
+    """The modal side of a UI import: starts the worker, builds results as they arrive.
+
+    ``step`` is what each timer tick runs; it never blocks. It builds at most one
+    object per call, so the interface keeps breathing between big copies.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        options: ImportOptions,
+        report: Report,
+    ) -> None:
+        self.job = ImportJob(paths, options.up_axis)
+        self.options = options
+        self.report = report
+        self.objects: list[str] = []
+        self.failures = 0
+        self.finished = False
+
+    def start(self, context: bpy.types.Context) -> None:
+        self.job.start()
+        context.window_manager.progress_begin(0.0, 1.0)  # type: ignore[union-attr]
+        self._show(context)
+
+    def step(self, context: bpy.types.Context) -> str:
+        """'RUNNING', or once every file is handled 'FINISHED' / 'CANCELLED'."""
+        try:
+            loaded = self.job.results.get_nowait()
+        except queue.Empty:
+            self._show(context)
+            return "RUNNING"
+        if loaded is None or self.job.cancelled:
+            return self._end(context)
+        self._build(context, loaded)
+        self._show(context)
+        return "RUNNING"
+
+    def cancel(self, context: bpy.types.Context) -> str:
+        self.job.cancel()
+        self.report({"WARNING"}, "Import cancelled")
+        return self._end(context)
+
+    def _build(self, context: bpy.types.Context, loaded: Loaded) -> None:
+        if loaded.arrays is None:
+            self.failures += 1
+            self.report({"ERROR"}, _problem(loaded.path, loaded.error or RuntimeError()))
+            return
+        try:
+            obj = build_one(context, loaded.path, loaded.arrays, self.options, self.report)
+        except Exception as exc:
+            self.failures += 1
+            self.report({"ERROR"}, _problem(loaded.path, exc))
+        else:
+            self.objects.append(obj.name)
+
+    def _show(self, context: bpy.types.Context) -> None:
+        fraction, text = self.job.progress()
+        context.window_manager.progress_update(fraction)  # type: ignore[union-attr]
+        workspace = context.workspace
+        if workspace is not None:
+            workspace.status_text_set(f"Importing splats: {text} ({fraction:.0%}) - Esc cancels")
+
+    def _end(self, context: bpy.types.Context) -> str:
+        self.finished = True
+        context.window_manager.progress_end()  # type: ignore[union-attr]
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        return "FINISHED" if self.objects else "CANCELLED"
+
+
+# --- the operator -------------------------------------------------------------------------
 
 
 class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[misc]
-    """Import a 3D Gaussian splat file (.ply) as a splat object"""
+    """Import 3D Gaussian splat files (.ply, .spz, .splat) as splat objects"""
 
     bl_idname = "gen404.import_splat"
     bl_label = "Import Gaussian Splat"
-    bl_description = "Import a 3D Gaussian splat file (.ply) as a splat object at the 3D cursor"
+    bl_description = (
+        "Import 3D Gaussian splat files (.ply, .spz, .splat) as splat objects at the 3D cursor"
+    )
     bl_options = {"REGISTER", "UNDO", "PRESET"}
 
     filename_ext = ".ply"
-    filter_glob: bpy.props.StringProperty(default="*.ply", options={"HIDDEN"})  # type: ignore[valid-type]
+    filter_glob: bpy.props.StringProperty(default=FILTER_GLOB, options={"HIDDEN"})  # type: ignore[valid-type]
+    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    files: bpy.props.CollectionProperty(  # type: ignore[valid-type]
+        type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"}
+    )
     up_axis: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Up Axis",
         description="Which axis of the file points up",
         items=UP_AXIS_ITEMS,
         default="Y",
     )
+    standard_view: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Standard View Transform",
+        description=(
+            "Switch the scene from AgX/Filmic to the Standard view transform, so the splats' "
+            "display-referred colours look as they do in a splat viewer"
+        ),
+        default=True,
+    )
+    use_worker: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Read in Background",
+        description="Read and decode on a worker thread with progress (set when run from the UI)",
+        default=False,
+        options={"HIDDEN", "SKIP_SAVE"},
+    )
+
+    _importer: ThreadedImport | None = None
+    _timer: Any = None
+
+    def paths(self) -> list[str]:
+        """Every chosen file: the multi-file selection, or ``filepath`` alone."""
+        directory = bpy.path.abspath(self.directory) if self.directory else ""  # type: ignore[attr-defined]
+        names = [f.name for f in self.files if f.name]
+        if directory and names:
+            return [os.path.join(directory, name) for name in names]
+        return [bpy.path.abspath(self.filepath)] if self.filepath else []  # type: ignore[attr-defined]
+
+    def import_options(self) -> ImportOptions:
+        return ImportOptions(up_axis=self.up_axis, standard_view=self.standard_view)
+
+    def invoke(  # type: ignore[override]
+        self, context: bpy.types.Context, event: bpy.types.Event
+    ) -> OperatorReturn:
+        self.use_worker = True
+        # Dropped on the viewport (the path is set): ask for the options, then import;
+        # from a menu: the file browser.
+        return self.invoke_popup(context)  # type: ignore[return-value]
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
-        path = bpy.path.abspath(self.filepath)  # type: ignore[attr-defined]
-        name = os.path.splitext(os.path.basename(path))[0] or "Splat"
-        try:
-            arrays = prepare(read_ply_file(path), self.up_axis)
-            scene, view_layer = context.scene, context.view_layer
-            assert scene is not None and view_layer is not None
-            builder.build_object(
-                scene,
-                view_layer,
-                arrays,
-                name,
-                properties={"source": os.path.basename(path)},
-            )
-        except FileNotFoundError:
-            self.report({"ERROR"}, f"{path} does not exist: choose another file.")
+        paths = self.paths()
+        if not paths:
+            self.report({"ERROR"}, "Choose a .ply, .spz or .splat file to import")
             return {"CANCELLED"}
-        except (SplatFormatError, OSError) as exc:
-            self.report({"ERROR"}, f"Cannot import {os.path.basename(path)}: {exc}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Imported {arrays.cloud.count} splats from {name}")
-        return {"FINISHED"}
+        if self.use_worker and context.window is not None and not bpy.app.background:
+            return self._start_modal(context, paths)
+        return self._import_now(context, paths)
+
+    def _import_now(self, context: bpy.types.Context, paths: list[str]) -> OperatorReturn:
+        built, problems = 0, []
+        for path in paths:
+            try:
+                cloud = load_file(path)
+                assert cloud is not None
+                arrays = prepare(cloud, self.up_axis)
+                del cloud
+                build_one(context, path, arrays, self.import_options(), self.report)
+            except Exception as exc:  # one bad file must not stop the others
+                problems.append(_problem(path, exc))
+            else:
+                built += 1
+        # An error makes a script's bpy.ops call raise: only when nothing was imported.
+        for problem in problems:
+            self.report({"WARNING"} if built else {"ERROR"}, problem)
+        return {"FINISHED"} if built else {"CANCELLED"}
+
+    def _start_modal(self, context: bpy.types.Context, paths: list[str]) -> OperatorReturn:
+        wm: Any = context.window_manager
+        self._importer = ThreadedImport(paths, self.import_options(), self.report)
+        self._importer.start(context)
+        self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
+        importer = self._importer
+        assert importer is not None
+        if event.type == "ESC" and event.value == "PRESS":
+            state = importer.cancel(context)
+        elif event.type == "TIMER":
+            state = importer.step(context)
+        else:
+            return {"PASS_THROUGH"}
+        if state == "RUNNING":
+            return {"RUNNING_MODAL"}
+        context.window_manager.event_timer_remove(self._timer)  # type: ignore[union-attr]
+        return {"FINISHED"} if state == "FINISHED" else {"CANCELLED"}
+
+
+def _poll_drop(context: bpy.types.Context) -> bool:
+    area = context.area
+    return area is not None and area.type == "VIEW_3D"
+
+
+class GEN404_FH_splat(bpy.types.FileHandler):
+    """Dropping splat files on the 3D Viewport imports them."""
+
+    bl_idname = "GEN404_FH_splat"
+    bl_label = "Gaussian Splat"
+    bl_import_operator = "gen404.import_splat"
+    bl_file_extensions = ";".join(SUPPORTED_EXTENSIONS)
+
+    @classmethod
+    def poll_drop(cls, context: bpy.types.Context | None) -> bool:
+        return context is not None and _poll_drop(context)

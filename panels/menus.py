@@ -6,6 +6,8 @@ from typing import Any
 
 import bpy
 
+from ..operators.import_splat import MENU_LABEL as IMPORT_LABEL
+
 
 class VIEW3D_MT_gen404_add(bpy.types.Menu):
     bl_idname = "VIEW3D_MT_gen404_add"
@@ -16,6 +18,7 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
         layout.operator_context = "INVOKE_DEFAULT"
         layout.operator("gen404.generate", icon="PLAY")
         layout.operator("gen404.import_splat", icon="IMPORT")
+        layout.operator("gen404.export_splat", icon="EXPORT")
         layout.separator()
         layout.operator("gen404.cancel_task", icon="X")
         layout.operator("gen404.resume_task", icon="RECOVER_LAST")
@@ -28,7 +31,11 @@ def draw_add_menu(self: Any, context: bpy.types.Context) -> None:
 
 
 def draw_import_menu(self: Any, context: bpy.types.Context) -> None:
-    self.layout.operator("gen404.import_splat", text="Gaussian Splat (.ply)")
+    self.layout.operator("gen404.import_splat", text=IMPORT_LABEL)
+
+
+def draw_export_menu(self: Any, context: bpy.types.Context) -> None:
+    self.layout.operator("gen404.export_splat", text="Gaussian Splat (.ply)")
 
 
 classes = (VIEW3D_MT_gen404_add,)
@@ -37,8 +44,10 @@ classes = (VIEW3D_MT_gen404_add,)
 def register() -> None:
     bpy.types.VIEW3D_MT_add.append(draw_add_menu)  # type: ignore[arg-type]
     bpy.types.TOPBAR_MT_file_import.append(draw_import_menu)  # type: ignore[arg-type]
+    bpy.types.TOPBAR_MT_file_export.append(draw_export_menu)  # type: ignore[arg-type]
 
 
 def unregister() -> None:
+    bpy.types.TOPBAR_MT_file_export.remove(draw_export_menu)  # type: ignore[arg-type]
     bpy.types.TOPBAR_MT_file_import.remove(draw_import_menu)  # type: ignore[arg-type]
     bpy.types.VIEW3D_MT_add.remove(draw_add_menu)  # type: ignore[arg-type]

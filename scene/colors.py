@@ -1,13 +1,24 @@
 """Colour conversions for splat display (numpy only).
 
-Splat colours are display-referred sRGB values; Blender's colour attributes and
-material colours are scene-linear, so they go through the sRGB transfer curve.
-With the "Standard" view transform a render then shows the file's own values.
+Splat colours are display-referred sRGB values: what a splat viewer writes to the
+screen, the end of a camera and training pipeline, not light. Blender works in
+scene-linear light and turns it into screen values with the scene's *view
+transform*. The conversion chosen here is the inverse of the *Standard* view
+(the sRGB transfer curve): with Standard, an opaque splat shows exactly the value
+stored in its file. Blender's default view transforms (AgX, Filmic) are tone
+mappers for high-dynamic-range light; run on colours that are already tone
+mapped they wash them out and shift hues, and no colour can be pre-distorted to
+undo that for saturated values (AgX never reaches the sRGB primaries). So the
+colours are linearised with the sRGB curve and the import switches the scene to
+Standard (see ``builder.use_standard_view``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+SH_C0 = 0.28209479177387814
+"""Degree-0 SH constant: display colour = 0.5 + SH_C0 * f_dc."""
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -18,6 +29,34 @@ def srgb_to_linear(c: np.ndarray) -> np.ndarray:
 def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     c = np.clip(np.asarray(c, dtype=np.float32), 0.0, 1.0)
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+LUT_STEPS = 65535
+"""Steps of the sRGB decoding table: its error (below 2e-5) is far under one 8-bit level."""
+
+_LUT = srgb_to_linear(np.arange(LUT_STEPS + 1, dtype=np.float64) / LUT_STEPS)
+
+
+def dc_to_display(sh_dc: np.ndarray, rgba: np.ndarray, palette: np.ndarray) -> None:
+    """Fill linear RGBA (N, 4) float32 and palette entries (N,) int32 from f_dc (N, 3).
+
+    The sRGB curve goes through a table: a power per value costs ten times more,
+    and this runs over every splat of every import.
+    """
+    n = len(sh_dc)
+    code = np.multiply(sh_dc, np.float32(SH_C0 * LUT_STEPS), dtype=np.float32)
+    code += np.float32(0.5 * LUT_STEPS)
+    np.clip(code, 0.0, LUT_STEPS, out=code)  # display value in table steps, 0..65535
+    # Palette level of each channel: floor(display * LEVELS), the top level closed.
+    levels = np.multiply(code, np.float32(PALETTE_LEVELS / LUT_STEPS)).astype(np.int32)
+    np.minimum(levels, PALETTE_LEVELS - 1, out=levels)
+    np.multiply(levels[:, 0], PALETTE_LEVELS * PALETTE_LEVELS, out=palette)
+    palette += levels[:, 1] * PALETTE_LEVELS
+    palette += levels[:, 2]
+    code += np.float32(0.5)  # round to the nearest step
+    steps = code.astype(np.int32)
+    np.take(_LUT, steps, out=rgba[:n, :3])
+    rgba[:n, 3] = 1.0
 
 
 PALETTE_LEVELS = 5

@@ -1,32 +1,55 @@
-"""The shared display for splat objects: one geometry-nodes group, one shader group.
+"""The shared display for splat objects: one geometry-nodes group, its shaders and materials.
 
 Each point becomes an instance of a low-poly sphere whose local frame is the
 Gaussian's own (rotation from `rotation`, per-axis size from `scale`), so in the
 instance's object space the splat is an isotropic unit Gaussian. The shader then
 computes the view ray's closest approach d to the centre in that space and uses
-alpha = opacity * exp(-d^2 / 2): a true Gaussian falloff seen from any side,
-whatever point of the shell the ray hit.
+alpha = opacity * exp(-d^2 / 2): the exact Gaussian falloff of the splat's
+footprint, seen from any side, whatever point of the shell the ray hit (a ray's
+closest approach in the whitened frame is the Mahalanobis distance of the
+projected 2D Gaussian).
+
+Per-object display controls are inputs of the one group, set on each object's
+modifier: display mode (Gaussian splats or fast points), size, opacity
+threshold, the fraction of splats shown in the viewport (a stable random subset;
+final renders show all) and view-dependent colour.
 
 Solid mode ignores shaders and cannot read per-instance attributes, so the
 spheres come in a palette of PALETTE_LEVELS^3 colours, each with a material whose
-viewport colour is that palette entry; every such material only wraps the one
-shared shader group, which reads the exact per-splat colour for renders and
-Material Preview. All of it is created once per .blend and shared by every splat
-object.
+viewport colour is that palette entry. There are two palettes: one wraps the
+plain Gaussian shader, the other the shader that also evaluates the spherical
+harmonics. Keeping them apart matters for speed: Cycles looks up every attribute
+a shader names once per instance, so an object without view-dependent colour
+must not pay for fifteen SH lookups per splat.
+
+Everything is created once per .blend and shared by every splat object; a
+.blend saved by an older version is upgraded in place (same data-blocks, so
+every object's modifier keeps its values).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import bpy
+import mathutils
 import numpy as np
 
-from .colors import PALETTE_LEVELS, palette_srgb, srgb_to_linear
+from ..splats.axes import frame_quaternion
+from ..splats.sh import SH_C1, SH_C2, SH_C3
+from .colors import PALETTE_LEVELS, SH_C0, palette_srgb, srgb_to_linear
 
 NODE_GROUP_NAME = "gen404 Splats"
 SHADER_GROUP_NAME = "gen404 Gaussian"
+SH_SHADER_GROUP_NAME = "gen404 Gaussian SH"
 MATERIAL_PREFIX = "gen404 Splat "
+SH_MATERIAL_PREFIX = "gen404 Splat SH "
+POINTS_MATERIAL_NAME = "gen404 Splat Points"
+VERSION_KEY = "gen404_version"
+DISPLAY_VERSION = 2
+"""Bumped whenever the groups change; older groups are rebuilt in place."""
 
 SIGMA_CUTOFF = 3.0
 """The shell encloses the Gaussian out to this many standard deviations."""
@@ -39,163 +62,638 @@ SHELL_RADIUS = SIGMA_CUTOFF / _ICO_INSCRIBED
 SOLID_ALPHA = 0.6
 """Solid-mode opacity of a splat's shell: translucent, so overlaps build up like splats do."""
 
+POINT_RADIUS_SIGMAS = 1.5
+"""Points mode: a point's radius in (mean) standard deviations, about where a
+Gaussian of typical opacity fades below a quarter of its peak."""
+
+VIEWPORT_BUDGET = 250_000
+"""Splats drawn in the viewport by default: bigger objects start with a viewport
+fraction that shows about this many (final renders always show all), because
+each splat is an instance and a million instances make the viewport crawl."""
+
+SPLATS, POINTS = "Splats", "Points"
+MODES = (SPLATS, POINTS)
+
+
+@dataclass(frozen=True)
+class Control:
+    """One input of the shared group: a per-object setting on the modifier."""
+
+    name: str
+    socket_type: str
+    default: Any
+    description: str
+    min_value: float | None = None
+    max_value: float | None = None
+    subtype: str = ""
+    hidden: bool = False
+
+
+MODE = Control(
+    "Display",
+    "NodeSocketMenu",
+    SPLATS,
+    "Splats: smooth Gaussians. Points: one coloured point per splat, fast for "
+    "million-splat objects (colours show in Material Preview and renders)",
+)
+SIZE = Control("Size", "NodeSocketFloat", 1.0, "Multiplier on every splat's size", 0.0, 100.0)
+OPACITY_THRESHOLD = Control(
+    "Opacity Threshold",
+    "NodeSocketFloat",
+    0.0,
+    "Hide splats whose opacity is below this",
+    0.0,
+    1.0,
+    "FACTOR",
+)
+VIEWPORT_FRACTION = Control(
+    "Viewport Fraction",
+    "NodeSocketFloat",
+    1.0,
+    "Share of the splats shown in the viewport (always the same ones); "
+    "final renders show all of them",
+    0.0,
+    1.0,
+    "FACTOR",
+)
+VIEW_DEPENDENT = Control(
+    "View-Dependent Color",
+    "NodeSocketBool",
+    True,
+    "Renders add the file's spherical harmonics (degree 1-3), so colours change with "
+    "the viewing direction; off shows the base (degree-0) colour",
+)
+FILE_FRAME = Control(
+    "File Frame",
+    "NodeSocketRotation",
+    (0.0, 0.0, 0.0),
+    "Turns Blender's frame back into the file's, where the SH coefficients live (set on import)",
+    hidden=True,
+)
+CONTROLS = (MODE, SIZE, OPACITY_THRESHOLD, VIEWPORT_FRACTION, VIEW_DEPENDENT, FILE_FRAME)
+
+_REMOVED_FOR_PLAIN = ("sh_rest_*", "sh_dc", "opacity_logit", "extra_*", "file_normal")
+_REMOVED_FOR_SH = ("opacity_logit", "extra_*", "file_normal")
+_REMOVED_FOR_POINTS = ("sh_rest_*", "opacity_logit", "extra_*", "file_normal")
+"""Raw layers a display branch never reads, dropped before instancing: instances
+of a subset get copies of every point attribute that is left."""
+
+
+# --- public API -------------------------------------------------------------------------
+
 
 def ensure_display() -> bpy.types.NodeTree:
-    """The shared geometry-nodes group (and the materials it uses), created on first use."""
-    group = bpy.data.node_groups.get(NODE_GROUP_NAME)
+    """The shared geometry-nodes group, created on first use and upgraded when outdated."""
+    group: Any = bpy.data.node_groups.get(NODE_GROUP_NAME)
+    if group is not None and is_current(group):
+        return group
+    plain = _shader_group(SHADER_GROUP_NAME, view_dependent=False)
+    sh = _shader_group(SH_SHADER_GROUP_NAME, view_dependent=True)
+    plain_materials = _palette_materials(MATERIAL_PREFIX, plain)
+    sh_materials = _palette_materials(SH_MATERIAL_PREFIX, sh)
+    points = _points_material()
     if group is None:
-        group = _build_node_group(_palette_materials(_shader_group()))
+        group = bpy.data.node_groups.new(NODE_GROUP_NAME, "GeometryNodeTree")
+    _build_node_group(group, plain_materials, sh_materials, points)
     return group
 
 
-def _shader_group() -> bpy.types.NodeTree:
-    existing = bpy.data.node_groups.get(SHADER_GROUP_NAME)
-    if existing is not None:
-        return existing
-    # Nodes are created from type names, so their Python types are only known at run
-    # time: the graph-building code works on Any.
-    group: Any = bpy.data.node_groups.new(SHADER_GROUP_NAME, "ShaderNodeTree")
-    group.interface.new_socket(name="Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
-    nodes, links = group.nodes, group.links
+@bpy.app.handlers.persistent
+def upgrade_existing(*_args: Any) -> None:
+    """After a file loads (and once after enabling): upgrade a group an older version saved.
 
-    def math(op: str, a, b=None, value_b: float | None = None):
-        node = nodes.new("ShaderNodeMath")
-        node.operation = op
-        links.new(a, node.inputs[0])
-        if b is not None:
-            links.new(b, node.inputs[1])
-        elif value_b is not None:
-            node.inputs[1].default_value = value_b
+    Objects keep pointing at the same data-block and keep their settings; only a
+    group whose version or inputs are out of date is rebuilt.
+    """
+    group = bpy.data.node_groups.get(NODE_GROUP_NAME)
+    if group is not None and not is_current(group):
+        ensure_display()
+
+
+def is_current(group: bpy.types.NodeTree) -> bool:
+    """Whether ``group`` was built by this version and has every control."""
+    if group.get(VERSION_KEY) != DISPLAY_VERSION:
+        return False
+    have = {(s.name, s.socket_type) for s in _sockets(group, "INPUT")}
+    return all((c.name, c.socket_type) in have for c in CONTROLS)
+
+
+def input_identifier(group: bpy.types.NodeTree, name: str) -> str:
+    """The modifier key (e.g. ``Socket_3``) of the group input called ``name``."""
+    for socket in _sockets(group, "INPUT"):
+        if socket.name == name:
+            return str(socket.identifier)
+    raise KeyError(f"{group.name!r} has no input {name!r}")
+
+
+def menu_items(modifier: bpy.types.Modifier, identifier: str) -> dict[str, int]:
+    """Item name -> stored value of a menu input on a modifier."""
+    ui: Any = modifier.id_properties_ui(identifier)
+    ui = ui.as_dict()
+    return {item[1]: int(item[4]) for item in ui.get("items", ())}
+
+
+def set_input(modifier: bpy.types.Modifier, name: str, value: Any) -> None:
+    """Set a control on an object's modifier; menu inputs take the item's name."""
+    mod: Any = modifier
+    key = input_identifier(mod.node_group, name)
+    if isinstance(value, str):
+        value = menu_items(mod, key)[value]
+    elif isinstance(value, tuple):
+        value = list(value)
+    mod[key] = value
+
+
+def get_input(modifier: bpy.types.Modifier, name: str) -> Any:
+    """A control's value on an object's modifier; menu inputs give the item's name."""
+    mod: Any = modifier
+    key = input_identifier(mod.node_group, name)
+    value = mod[key]
+    control = next(c for c in CONTROLS if c.name == name)
+    if control.socket_type == "NodeSocketMenu":
+        names = {v: k for k, v in menu_items(mod, key).items()}
+        return names.get(value, control.default)
+    return value
+
+
+def object_defaults(up_axis: str, sh_degree: int, count: int) -> dict[str, Any]:
+    """The controls' starting values for one object (by control name)."""
+    return {
+        MODE.name: SPLATS,
+        FILE_FRAME.name: file_frame_euler(up_axis),
+        VIEW_DEPENDENT.name: sh_degree > 0,
+        VIEWPORT_FRACTION.name: default_viewport_fraction(count),
+    }
+
+
+def default_viewport_fraction(count: int) -> float:
+    """Share of splats the viewport shows at first: all, or about VIEWPORT_BUDGET of them."""
+    return 1.0 if count <= VIEWPORT_BUDGET else round(VIEWPORT_BUDGET / count, 4)
+
+
+def file_frame_euler(up_axis: str) -> tuple[float, float, float]:
+    """Euler angles of the rotation from Blender's frame back to the file's."""
+    back = mathutils.Quaternion(frame_quaternion(up_axis).tolist()).inverted()
+    euler: Any = back.to_euler("XYZ")
+    return float(euler.x), float(euler.y), float(euler.z)
+
+
+def _sockets(group: bpy.types.NodeTree, in_out: str) -> list[Any]:
+    interface: Any = group.interface
+    items = interface.items_tree
+    return [i for i in items if i.item_type == "SOCKET" and i.in_out == in_out]
+
+
+# --- node-building helpers --------------------------------------------------------------
+
+
+class _Graph:
+    """Small helpers to wire nodes of one tree; sockets and nodes are dynamic (Any)."""
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = tree
+        self.nodes = tree.nodes
+        self.links = tree.links
+
+    def node(self, kind: str, **props: Any) -> Any:
+        node = self.nodes.new(kind)
+        for key, value in props.items():
+            setattr(node, key, value)
+        return node
+
+    def feed(self, socket: Any, value: Any) -> None:
+        """Link a socket output into ``socket``, or set a constant."""
+        if hasattr(value, "is_output"):
+            self.links.new(value, socket)
+        else:
+            socket.default_value = value
+
+    def math(self, op: str, a: Any, b: Any = None, c: Any = None) -> Any:
+        node = self.node("ShaderNodeMath", operation=op)
+        for i, value in enumerate((a, b, c)):
+            if value is not None:
+                self.feed(node.inputs[i], value)
         return node.outputs[0]
 
-    def dot(a, b):
-        node = nodes.new("ShaderNodeVectorMath")
-        node.operation = "DOT_PRODUCT"
-        links.new(a, node.inputs[0])
-        links.new(b, node.inputs[1])
-        return node.outputs["Value"]
+    def vec(self, op: str, a: Any, b: Any = None, c: Any = None) -> Any:
+        node = self.node("ShaderNodeVectorMath", operation=op)
+        for i, value in enumerate((a, b, c)):
+            if value is not None:
+                self.feed(node.inputs[i], value)
+        return node.outputs["Value" if op in ("DOT_PRODUCT", "LENGTH", "DISTANCE") else "Vector"]
 
-    coords = nodes.new("ShaderNodeTexCoord")
-    geometry = nodes.new("ShaderNodeNewGeometry")
-    to_object = nodes.new("ShaderNodeVectorTransform")
-    to_object.vector_type = "VECTOR"
-    to_object.convert_from = "WORLD"
-    to_object.convert_to = "OBJECT"
-    links.new(geometry.outputs["Incoming"], to_object.inputs["Vector"])
+    def scale(self, vector: Any, factor: Any) -> Any:
+        node = self.node("ShaderNodeVectorMath", operation="SCALE")
+        self.feed(node.inputs[0], vector)
+        self.feed(node.inputs["Scale"], factor)
+        return node.outputs["Vector"]
 
+    def mul(self, *factors: Any) -> Any:
+        out = factors[0]
+        for f in factors[1:]:
+            out = self.math("MULTIPLY", out, f)
+        return out
+
+    def add(self, *terms: Any) -> Any:
+        out = terms[0]
+        for t in terms[1:]:
+            out = self.math("ADD", out, t)
+        return out
+
+    def layout(self) -> None:
+        for i, node in enumerate(self.nodes):
+            node.location = (220.0 * (i // 12), -180.0 * (i % 12))
+
+
+# --- shaders ----------------------------------------------------------------------------
+
+
+def _shader_group(name: str, view_dependent: bool) -> bpy.types.NodeTree:
+    group: Any = bpy.data.node_groups.get(name)
+    if group is not None and group.get(VERSION_KEY) == DISPLAY_VERSION:
+        return group
+    if group is None:
+        group = bpy.data.node_groups.new(name, "ShaderNodeTree")
+    group.nodes.clear()
+    # Keep the output socket if it is there: the materials' group nodes stay linked to it.
+    outputs = [s for s in _sockets(group, "OUTPUT") if s.socket_type == "NodeSocketShader"]
+    if not outputs or len(group.interface.items_tree) != 1:
+        group.interface.clear()
+        group.interface.new_socket(name="Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
+    g = _Graph(group)
+
+    coords = g.node("ShaderNodeTexCoord")
+    geometry = g.node("ShaderNodeNewGeometry")
+    to_object = g.node(
+        "ShaderNodeVectorTransform", vector_type="VECTOR", convert_from="WORLD", convert_to="OBJECT"
+    )
+    g.links.new(geometry.outputs["Incoming"], to_object.inputs["Vector"])
     p = coords.outputs["Object"]
     d = to_object.outputs["Vector"]
     # Squared distance from the centre to the view ray: |P|^2 - (P.D)^2 / |D|^2.
-    pd = dot(p, d)
-    dist2 = math("SUBTRACT", dot(p, p), math("DIVIDE", math("MULTIPLY", pd, pd), dot(d, d)))
+    pd = g.vec("DOT_PRODUCT", p, d)
+    dist2 = g.math(
+        "SUBTRACT",
+        g.vec("DOT_PRODUCT", p, p),
+        g.math("DIVIDE", g.mul(pd, pd), g.vec("DOT_PRODUCT", d, d)),
+    )
     # Beyond the cut-off the Gaussian is treated as zero, as splat renderers do.
-    inside = math("LESS_THAN", dist2, value_b=SIGMA_CUTOFF * SIGMA_CUTOFF)
-    falloff = math("MULTIPLY", math("EXPONENT", math("MULTIPLY", dist2, value_b=-0.5)), inside)
-
-    opacity = nodes.new("ShaderNodeAttribute")
-    opacity.attribute_type = "INSTANCER"
-    opacity.attribute_name = "opacity"
+    inside = g.math("LESS_THAN", dist2, SIGMA_CUTOFF * SIGMA_CUTOFF)
+    falloff = g.mul(g.math("EXPONENT", g.mul(dist2, -0.5)), inside)
     # Count each splat once: its back faces are fully transparent.
-    front = math("LESS_THAN", geometry.outputs["Backfacing"], value_b=0.5)
-    alpha = math("MULTIPLY", math("MULTIPLY", falloff, opacity.outputs["Fac"]), front)
+    front = g.math("LESS_THAN", geometry.outputs["Backfacing"], 0.5)
+    opacity = _instancer(g, "opacity").outputs["Fac"]
+    alpha = g.mul(falloff, opacity, front)
 
-    color = nodes.new("ShaderNodeAttribute")
-    color.attribute_type = "INSTANCER"
-    color.attribute_name = "color"
-    emission = nodes.new("ShaderNodeEmission")
-    links.new(color.outputs["Color"], emission.inputs["Color"])
-    transparent = nodes.new("ShaderNodeBsdfTransparent")
-    mix = nodes.new("ShaderNodeMixShader")
-    links.new(alpha, mix.inputs["Fac"])
-    links.new(transparent.outputs[0], mix.inputs[1])
-    links.new(emission.outputs[0], mix.inputs[2])
-    out = nodes.new("NodeGroupOutput")
-    links.new(mix.outputs[0], out.inputs["Shader"])
-    for i, node in enumerate(nodes):
-        node.location = (200.0 * (i % 8), -220.0 * (i // 8))
+    color = _sh_color(g, d) if view_dependent else _instancer(g, "color").outputs["Color"]
+    emission = g.node("ShaderNodeEmission")
+    g.links.new(color, emission.inputs["Color"])
+    transparent = g.node("ShaderNodeBsdfTransparent")
+    mix = g.node("ShaderNodeMixShader")
+    g.links.new(alpha, mix.inputs["Fac"])
+    g.links.new(transparent.outputs[0], mix.inputs[1])
+    g.links.new(emission.outputs[0], mix.inputs[2])
+    out = g.node("NodeGroupOutput")
+    g.links.new(mix.outputs[0], out.inputs["Shader"])
+    g.layout()
+    group[VERSION_KEY] = DISPLAY_VERSION
     return group
 
 
-def _palette_materials(shader: bpy.types.NodeTree) -> list[bpy.types.Material]:
+def _instancer(g: _Graph, name: str) -> Any:
+    return g.node("ShaderNodeAttribute", attribute_type="INSTANCER", attribute_name=name)
+
+
+def _sh_color(g: _Graph, incoming: Any) -> Any:
+    """Scene-linear colour with the view-dependent SH terms, as the Inria renderer does.
+
+    The view direction (camera to splat) is taken in the file's frame, where the
+    coefficients live: the instance-space incoming vector is scaled back by the
+    splat's sigmas and turned by ``sh_frame``, the quaternion from the splat's
+    frame to the file's (written by the geometry nodes).
+    """
+    v = g.vec("MULTIPLY", _instancer(g, "scale").outputs["Vector"], g.scale(incoming, -1.0))
+    frame = _instancer(g, "sh_frame")
+    u, w = frame.outputs["Vector"], frame.outputs["Alpha"]
+    # q v q*: v + w t + u x t with t = 2 u x v.
+    t = g.scale(g.vec("CROSS_PRODUCT", u, v), 2.0)
+    wt = g.scale(t, w)
+    direction = g.vec("NORMALIZE", g.vec("ADD", g.vec("ADD", v, wt), g.vec("CROSS_PRODUCT", u, t)))
+    xyz = g.node("ShaderNodeSeparateXYZ")
+    g.links.new(direction, xyz.inputs[0])
+    x, y, z = (xyz.outputs[i] for i in range(3))
+    xx, yy, zz = g.mul(x, x), g.mul(y, y), g.mul(z, z)
+    xx_yy = g.add(xx, yy)
+    basis = [
+        g.mul(y, -SH_C1),
+        g.mul(z, SH_C1),
+        g.mul(x, -SH_C1),
+        g.mul(x, y, SH_C2[0]),
+        g.mul(y, z, SH_C2[1]),
+        g.mul(g.math("SUBTRACT", g.mul(zz, 2.0), xx_yy), SH_C2[2]),
+        g.mul(x, z, SH_C2[3]),
+        g.mul(g.math("SUBTRACT", xx, yy), SH_C2[4]),
+        g.mul(y, g.math("SUBTRACT", g.mul(xx, 3.0), yy), SH_C3[0]),
+        g.mul(x, y, z, SH_C3[1]),
+        g.mul(y, g.math("SUBTRACT", g.mul(zz, 4.0), xx_yy), SH_C3[2]),
+        g.mul(z, g.math("SUBTRACT", g.mul(zz, 2.0), g.mul(xx_yy, 3.0)), SH_C3[3]),
+        g.mul(x, g.math("SUBTRACT", g.mul(zz, 4.0), xx_yy), SH_C3[4]),
+        g.mul(z, g.math("SUBTRACT", xx, yy), SH_C3[5]),
+        g.mul(x, g.math("SUBTRACT", xx, g.mul(yy, 3.0)), SH_C3[6]),
+    ]
+    # Display colour: 0.5 + C0 * f_dc + sum of basis * coefficient, clamped.
+    total = g.vec(
+        "MULTIPLY_ADD", _instancer(g, "sh_dc").outputs["Vector"], (SH_C0,) * 3, (0.5,) * 3
+    )
+    for k, value in enumerate(basis):
+        term = g.scale(_instancer(g, f"sh_rest_{k}").outputs["Vector"], value)
+        total = g.vec("ADD", total, term)
+    srgb = g.vec("MINIMUM", g.vec("MAXIMUM", total, (0.0,) * 3), (1.0,) * 3)
+    return _srgb_to_linear(g, srgb)
+
+
+def _srgb_to_linear(g: _Graph, srgb: Any) -> Any:
+    """The sRGB decoding curve per channel (the shader side of ``colors.srgb_to_linear``)."""
+    channels = g.node("ShaderNodeSeparateXYZ")
+    g.links.new(srgb, channels.inputs[0])
+    linear = g.node("ShaderNodeCombineXYZ")
+    for i in range(3):
+        c = channels.outputs[i]
+        low = g.math("DIVIDE", c, 12.92)
+        high = g.math("POWER", g.math("DIVIDE", g.math("ADD", c, 0.055), 1.055), 2.4)
+        upper = g.math("GREATER_THAN", c, 0.04045)
+        value = g.math("MULTIPLY_ADD", upper, g.math("SUBTRACT", high, low), low)
+        g.links.new(value, linear.inputs[i])
+    return linear.outputs[0]
+
+
+def _material(name: str) -> Any:
+    mat: Any = bpy.data.materials.get(name)
+    if mat is None:
+        mat = bpy.data.materials.new(name)
+    if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
+        mat.use_nodes = True
+    # EEVEE and Material Preview: alpha-blended, sorted per instance, no depth writes.
+    if hasattr(mat, "surface_render_method"):
+        mat.surface_render_method = "BLENDED"
+    else:
+        mat.blend_method = "BLEND"
+    if hasattr(mat, "use_transparent_shadow"):
+        mat.use_transparent_shadow = True
+    mat.use_backface_culling = True
+    return mat
+
+
+def _palette_materials(prefix: str, shader: bpy.types.NodeTree) -> list[bpy.types.Material]:
     materials = []
     for index in range(PALETTE_LEVELS**3):
-        name = f"{MATERIAL_PREFIX}{index:03d}"
-        mat = bpy.data.materials.get(name)
-        if mat is None:
-            mat = bpy.data.materials.new(name)
-            if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
-                mat.use_nodes = True
-            tree: Any = mat.node_tree
-            nodes = tree.nodes
+        mat = _material(f"{prefix}{index:03d}")
+        tree: Any = mat.node_tree
+        nodes = tree.nodes
+        wrapper = next((n for n in nodes if n.bl_idname == "ShaderNodeGroup"), None)
+        output = next((n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial"), None)
+        linked = output is not None and output.inputs["Surface"].is_linked
+        if wrapper is None or wrapper.node_tree != shader or len(nodes) != 2 or not linked:
             nodes.clear()
             wrapper = nodes.new("ShaderNodeGroup")
             wrapper.node_tree = shader
             output = nodes.new("ShaderNodeOutputMaterial")
             output.location = (250.0, 0.0)
             tree.links.new(wrapper.outputs["Shader"], output.inputs["Surface"])
-            # EEVEE: alpha-blended, no depth writes between splats.
-            if hasattr(mat, "surface_render_method"):
-                mat.surface_render_method = "BLENDED"
-            else:
-                mat.blend_method = "BLEND"
-            mat.use_backface_culling = True
-            linear = srgb_to_linear(np.array(palette_srgb(index)))
-            mat.diffuse_color = (*(float(c) for c in linear), SOLID_ALPHA)  # type: ignore[assignment]
+        linear = srgb_to_linear(np.array(palette_srgb(index)))
+        mat.diffuse_color = (*(float(c) for c in linear), SOLID_ALPHA)
         materials.append(mat)
     return materials
 
 
-def _build_node_group(materials: list[bpy.types.Material]) -> bpy.types.NodeTree:
-    group: Any = bpy.data.node_groups.new(NODE_GROUP_NAME, "GeometryNodeTree")
-    group.interface.new_socket(name="Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    size = group.interface.new_socket(name="Size", in_out="INPUT", socket_type="NodeSocketFloat")
-    size.default_value = 1.0
-    size.min_value = 0.0
-    size.description = "Multiplier on every splat's size"
-    group.interface.new_socket(name="Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+def _points_material() -> bpy.types.Material:
+    """Points mode: a sphere per point, coloured and as opaque as its splat.
 
-    nodes, links = group.nodes, group.links
-    g_in = nodes.new("NodeGroupInput")
-    g_out = nodes.new("NodeGroupOutput")
+    The colour comes from ``sh_dc``: Cycles does not hand a point cloud's
+    attribute named ``color`` to shaders.
+    """
+    mat = _material(POINTS_MATERIAL_NAME)
+    tree: Any = mat.node_tree
+    tree.nodes.clear()
+    g = _Graph(tree)
+    geometry = g.node("ShaderNodeNewGeometry")
+    dc = g.node("ShaderNodeAttribute", attribute_type="GEOMETRY", attribute_name="sh_dc")
+    srgb = g.vec("MULTIPLY_ADD", dc.outputs["Vector"], (SH_C0,) * 3, (0.5,) * 3)
+    color = _srgb_to_linear(g, g.vec("MINIMUM", g.vec("MAXIMUM", srgb, (0.0,) * 3), (1.0,) * 3))
+    opacity = g.node("ShaderNodeAttribute", attribute_type="GEOMETRY", attribute_name="opacity")
+    alpha = g.mul(opacity.outputs["Fac"], g.math("LESS_THAN", geometry.outputs["Backfacing"], 0.5))
+    emission = g.node("ShaderNodeEmission")
+    g.links.new(color, emission.inputs["Color"])
+    transparent = g.node("ShaderNodeBsdfTransparent")
+    mix = g.node("ShaderNodeMixShader")
+    g.links.new(alpha, mix.inputs["Fac"])
+    g.links.new(transparent.outputs[0], mix.inputs[1])
+    g.links.new(emission.outputs[0], mix.inputs[2])
+    output = g.node("ShaderNodeOutputMaterial")
+    g.links.new(mix.outputs[0], output.inputs["Surface"])
+    g.layout()
+    mat.diffuse_color = (0.6, 0.6, 0.6, 1.0)
+    return mat
 
-    sphere = nodes.new("GeometryNodeMeshIcoSphere")
-    sphere.inputs["Radius"].default_value = SHELL_RADIUS
-    sphere.inputs["Subdivisions"].default_value = 1
-    palette = nodes.new("GeometryNodeGeometryToInstance")
-    # A multi-input socket lists its newest link first: link the last entry first
-    # so that instance index i is palette entry i.
-    for i, mat in reversed(list(enumerate(materials))):
-        set_material = nodes.new("GeometryNodeSetMaterial")
-        set_material.inputs["Material"].default_value = mat
-        set_material.location = (200.0, -60.0 * i)
-        set_material.hide = True
-        links.new(sphere.outputs["Mesh"], set_material.inputs["Geometry"])
-        links.new(set_material.outputs["Geometry"], palette.inputs["Geometry"])
 
-    def named(name: str, data_type: str):
-        node = nodes.new("GeometryNodeInputNamedAttribute")
-        node.data_type = data_type
+# --- the geometry-nodes group -----------------------------------------------------------
+
+
+def _sync_interface(group: Any) -> list[str]:
+    """Give the group exactly the wanted sockets, keeping those that already match.
+
+    A socket kept keeps its identifier, so every modifier keeps its value for it.
+    Returns the names of the controls that had to be added.
+    """
+    iface = group.interface
+    wanted = [("INPUT", "Geometry", "NodeSocketGeometry")]
+    wanted += [("INPUT", c.name, c.socket_type) for c in CONTROLS]
+    wanted.append(("OUTPUT", "Geometry", "NodeSocketGeometry"))
+    found: dict[tuple[str, str, str], Any] = {}
+    for item in list(iface.items_tree):
+        key = (getattr(item, "in_out", ""), item.name, getattr(item, "socket_type", ""))
+        if item.item_type != "SOCKET" or key not in wanted or key in found:
+            iface.remove(item)
+        else:
+            found[key] = item
+    added = []
+    for in_out, name, socket_type in wanted:
+        if (in_out, name, socket_type) not in found:
+            iface.new_socket(name=name, in_out=in_out, socket_type=socket_type)
+            added.append(name)
+    for control in CONTROLS:
+        socket = next(s for s in _sockets(group, "INPUT") if s.name == control.name)
+        socket.description = control.description
+        if control.socket_type != "NodeSocketMenu":  # its items come from the Menu Switch
+            socket.default_value = control.default
+        if control.min_value is not None:
+            socket.min_value, socket.max_value = control.min_value, control.max_value
+        if control.subtype and hasattr(socket, "subtype"):
+            socket.subtype = control.subtype
+        if hasattr(socket, "hide_in_modifier"):
+            socket.hide_in_modifier = control.hidden
+    return added
+
+
+def _build_node_group(
+    group: Any,
+    plain_materials: Sequence[bpy.types.Material],
+    sh_materials: Sequence[bpy.types.Material],
+    points_material: bpy.types.Material,
+) -> None:
+    group.nodes.clear()
+    added = _sync_interface(group)
+    g = _Graph(group)
+    g_in = g.node("NodeGroupInput")
+    g_out = g.node("NodeGroupOutput")
+    geometry = g_in.outputs["Geometry"]
+    size = g_in.outputs[SIZE.name]
+    view_dependent = g_in.outputs[VIEW_DEPENDENT.name]
+
+    def named(name: str, data_type: str) -> Any:
+        node = g.node("GeometryNodeInputNamedAttribute", data_type=data_type)
         node.inputs["Name"].default_value = name
         return node.outputs["Attribute"]
 
-    sized = nodes.new("ShaderNodeVectorMath")
-    sized.operation = "SCALE"
-    links.new(named("scale", "FLOAT_VECTOR"), sized.inputs[0])
-    links.new(g_in.outputs["Size"], sized.inputs["Scale"])
+    def switch(kind: str, condition: Any, if_false: Any, if_true: Any) -> Any:
+        node = g.node("GeometryNodeSwitch", input_type=kind)
+        g.feed(node.inputs["Switch"], condition)
+        g.feed(node.inputs["False"], if_false)
+        g.feed(node.inputs["True"], if_true)
+        return node.outputs[0]
 
-    instance = nodes.new("GeometryNodeInstanceOnPoints")
+    def compare(op: str, a: Any, b: Any) -> Any:
+        node = g.node("FunctionNodeCompare", data_type="FLOAT", operation=op)
+        g.feed(node.inputs[0], a)
+        g.feed(node.inputs[1], b)
+        return node.outputs[0]
+
+    def boolean(op: str, a: Any, b: Any) -> Any:
+        node = g.node("FunctionNodeBooleanMath", operation=op)
+        g.feed(node.inputs[0], a)
+        g.feed(node.inputs[1], b)
+        return node.outputs[0]
+
+    def strip(source: Any, patterns: Sequence[str]) -> Any:
+        for pattern in patterns:
+            node = g.node("GeometryNodeRemoveAttribute")
+            if "Pattern Mode" in node.inputs:  # Blender 5: a menu input
+                node.inputs["Pattern Mode"].default_value = "Wildcard"
+            elif "*" in pattern:
+                node.pattern_mode = "WILDCARD"
+            node.inputs["Name"].default_value = pattern
+            g.links.new(source, node.inputs["Geometry"])
+            source = node.outputs["Geometry"]
+        return source
+
+    def palette(materials: Sequence[bpy.types.Material]) -> Any:
+        sphere = g.node("GeometryNodeMeshIcoSphere")
+        sphere.inputs["Radius"].default_value = SHELL_RADIUS
+        sphere.inputs["Subdivisions"].default_value = 1
+        instances = g.node("GeometryNodeGeometryToInstance")
+        # A multi-input socket lists its newest link first: link the last entry first
+        # so that instance index i is palette entry i.
+        for mat in reversed(materials):
+            set_material = g.node("GeometryNodeSetMaterial")
+            set_material.inputs["Material"].default_value = mat
+            set_material.hide = True
+            g.links.new(sphere.outputs["Mesh"], set_material.inputs["Geometry"])
+            g.links.new(set_material.outputs["Geometry"], instances.inputs["Geometry"])
+        return instances.outputs["Instances"]
+
+    # Which splats show: opaque enough, and in the viewport only the stable subset
+    # whose random value (hashed from the point index) is below the fraction.
+    threshold = g_in.outputs[OPACITY_THRESHOLD.name]
+    fraction = g_in.outputs[VIEWPORT_FRACTION.name]
+    viewport = g.node("GeometryNodeIsViewport").outputs[0]
+    random = g.node("FunctionNodeRandomValue", data_type="FLOAT").outputs[1]
+    shown = boolean("IMPLY", viewport, compare("LESS_THAN", random, fraction))
+    selection = boolean(
+        "AND", compare("GREATER_EQUAL", named("opacity", "FLOAT"), threshold), shown
+    )
+    # Evaluate the selection only when it can drop something (it costs a pass per splat).
+    can_drop = boolean(
+        "OR",
+        compare("GREATER_THAN", threshold, 0.0),
+        boolean("AND", viewport, compare("LESS_THAN", fraction, 1.0)),
+    )
+    selection = switch("BOOLEAN", can_drop, True, selection)
+
+    plain_points = strip(geometry, _REMOVED_FOR_PLAIN)
+    points_in = switch("GEOMETRY", view_dependent, plain_points, strip(geometry, _REMOVED_FOR_SH))
+
+    # Splats: a palette sphere per point, in the Gaussian's frame and size.
+    scale = g.scale(named("scale", "FLOAT_VECTOR"), size)
+    instance = g.node("GeometryNodeInstanceOnPoints")
     instance.inputs["Pick Instance"].default_value = True
-    links.new(g_in.outputs["Geometry"], instance.inputs["Points"])
-    links.new(palette.outputs["Instances"], instance.inputs["Instance"])
-    links.new(named("palette", "INT"), instance.inputs["Instance Index"])
-    links.new(named("rotation", "QUATERNION"), instance.inputs["Rotation"])
-    links.new(sized.outputs["Vector"], instance.inputs["Scale"])
-    links.new(instance.outputs["Instances"], g_out.inputs["Geometry"])
+    g.links.new(points_in, instance.inputs["Points"])
+    g.links.new(selection, instance.inputs["Selection"])
+    g.links.new(
+        switch("GEOMETRY", view_dependent, palette(plain_materials), palette(sh_materials)),
+        instance.inputs["Instance"],
+    )
+    g.links.new(named("palette", "INT"), instance.inputs["Instance Index"])
+    g.links.new(named("rotation", "QUATERNION"), instance.inputs["Rotation"])
+    g.links.new(scale, instance.inputs["Scale"])
+    splats = instance.outputs["Instances"]
+    # For the SH shader: each instance's rotation into the file's frame, as a quaternion.
+    to_file = g.node("FunctionNodeRotateRotation", rotation_space="GLOBAL")
+    g.links.new(named("rotation", "QUATERNION"), to_file.inputs["Rotation"])
+    g.links.new(g_in.outputs[FILE_FRAME.name], to_file.inputs["Rotate By"])
+    quaternion = g.node("FunctionNodeRotationToQuaternion")
+    g.links.new(to_file.outputs[0], quaternion.inputs[0])
+    packed = g.node("FunctionNodeCombineColor")
+    for src, dst in (("X", "Red"), ("Y", "Green"), ("Z", "Blue"), ("W", "Alpha")):
+        g.links.new(quaternion.outputs[src], packed.inputs[dst])
+    store = g.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT_COLOR", domain="INSTANCE")
+    store.inputs["Name"].default_value = "sh_frame"
+    g.links.new(splats, store.inputs["Geometry"])
+    g.links.new(packed.outputs[0], store.inputs["Value"])
+    splats = switch("GEOMETRY", view_dependent, splats, store.outputs[0])
 
-    g_in.location = (0.0, 200.0)
-    sphere.location = (0.0, -200.0)
-    palette.location = (450.0, -200.0)
-    sized.location = (450.0, 100.0)
-    instance.location = (700.0, 0.0)
-    g_out.location = (950.0, 0.0)
-    return group
+    # Points: the splats' centres as a point cloud, sized from their mean sigma.
+    mean_sigma = g.vec("DOT_PRODUCT", named("scale", "FLOAT_VECTOR"), (1 / 3,) * 3)
+    to_points = g.node("GeometryNodeMeshToPoints")
+    g.links.new(strip(geometry, _REMOVED_FOR_POINTS), to_points.inputs["Mesh"])
+    g.links.new(selection, to_points.inputs["Selection"])
+    g.links.new(g.mul(mean_sigma, size, POINT_RADIUS_SIGMAS), to_points.inputs["Radius"])
+    set_points_material = g.node("GeometryNodeSetMaterial")
+    set_points_material.inputs["Material"].default_value = points_material
+    g.links.new(to_points.outputs["Points"], set_points_material.inputs["Geometry"])
+
+    menu = g.node("GeometryNodeMenuSwitch", data_type="GEOMETRY")
+    menu.enum_items[0].name, menu.enum_items[1].name = MODES
+    g.links.new(g_in.outputs[MODE.name], menu.inputs["Menu"])
+    g.links.new(splats, menu.inputs[1])
+    g.links.new(set_points_material.outputs["Geometry"], menu.inputs[2])
+    g.links.new(menu.outputs[0], g_out.inputs["Geometry"])
+    _socket(group, MODE.name).default_value = MODE.default
+    g.layout()
+    group[VERSION_KEY] = DISPLAY_VERSION
+    _fill_new_inputs(group, added)
+
+
+def _fill_new_inputs(group: Any, names: list[str]) -> None:
+    """Objects made before an upgrade: give the controls just added their proper values.
+
+    A new input starts at zero on every modifier; the per-object ones (file frame,
+    SH toggle) follow from what the object records about its import.
+    """
+    controls = [c for c in CONTROLS if c.name in names]
+    if not controls:
+        return
+    for obj in bpy.data.objects:
+        for mod in obj.modifiers:
+            if mod.type != "NODES" or getattr(mod, "node_group", None) != group:
+                continue
+            values = object_defaults(
+                str(obj.get("gen404_up_axis", "Y")),
+                int(obj.get("gen404_sh_degree", 0)),
+                int(obj.get("gen404_splats", 0)),
+            )
+            for control in controls:
+                set_input(mod, control.name, values.get(control.name, control.default))
+
+
+def _socket(group: Any, name: str) -> Any:
+    return next(s for s in _sockets(group, "INPUT") if s.name == name)

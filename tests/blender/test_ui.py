@@ -113,7 +113,7 @@ def test_every_operator_is_searchable_and_in_a_menu(addon) -> None:
     assert {f"gen404.{name}" for name in ours} == set(submenu)
     log: list = []
     menus.draw_import_menu(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
-    assert operators_in(log)["gen404.import_splat"][4] == "Gaussian Splat (.ply)"
+    assert operators_in(log)["gen404.import_splat"][4] == "Gaussian Splat (.ply/.spz/.splat)"
 
 
 def test_sidebar_says_how_to_fix_a_missing_key(addon, monkeypatch) -> None:

@@ -1,0 +1,279 @@
+"""Per-object display controls (modifier inputs of the one shared group), the shared
+materials, upgrading groups saved by an older version, and the colour-management choice.
+"""
+
+from __future__ import annotations
+
+import types
+
+import bpy
+import numpy as np
+import pytest
+
+from tests.blender.helpers import addon_module, splat_objects
+from tests.blender.test_look import (
+    ISOTROPIC,
+    SPLATS,
+    composite,
+    mahalanobis2,
+    pixel_centres,
+    pixel_of,
+    render_linear,
+    splat_ply,
+    srgb_to_linear,
+    stage,
+)
+from tests.blender.test_ui import Recorder
+from tests.simulator import figure_ply_bytes, make_figure
+
+GROUP = "gen404 Splats"
+
+
+def key(obj: bpy.types.Object, name: str) -> str:
+    return addon_module("scene.display").input_identifier(obj.modifiers[0].node_group, name)
+
+
+def set_control(obj: bpy.types.Object, name: str, value) -> None:
+    addon_module("scene.display").set_input(obj.modifiers[0], name, value)
+    obj.update_tag()
+    bpy.context.view_layer.update()
+
+
+def splat_instances(obj: bpy.types.Object) -> list:
+    """World matrices of the splat instances of ``obj`` in the viewport's evaluation."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    return [
+        inst.matrix_world.copy()
+        for inst in depsgraph.object_instances
+        if inst.is_instance
+        and inst.parent is not None
+        and inst.parent.original == obj
+        and inst.object.type == "MESH"  # the spheres (a points-mode cloud comes as one too)
+    ]
+
+
+@pytest.fixture
+def figure(addon, clean_scene, tmp_path):
+    path = tmp_path / "figure.ply"
+    path.write_bytes(figure_ply_bytes())
+    bpy.ops.gen404.import_splat(filepath=str(path))
+    (obj,) = splat_objects()
+    return obj
+
+
+@pytest.fixture
+def known(addon, clean_scene, tmp_path):
+    path = tmp_path / "known.ply"
+    path.write_bytes(splat_ply(SPLATS))
+    bpy.ops.gen404.import_splat(filepath=str(path), up_axis="Z")
+    (obj,) = splat_objects()
+    cam = stage(clean_scene, obj)
+    yield obj
+    bpy.data.objects.remove(cam)
+
+
+def test_every_object_shares_one_group_and_one_set_of_materials(figure, tmp_path) -> None:
+    path = tmp_path / "second.ply"
+    path.write_bytes(figure_ply_bytes())
+    bpy.ops.gen404.import_splat(filepath=str(path))
+    first, second = splat_objects()
+    assert first.modifiers[0].node_group == second.modifiers[0].node_group
+    assert [g.name for g in bpy.data.node_groups if g.name.startswith(GROUP)] == [GROUP]
+    names = [m.name for m in bpy.data.materials if m.name.startswith("gen404 Splat")]
+    assert len(names) == 2 * 125 + 1  # plain palette, SH palette, points
+    inputs = {
+        s.name: s.socket_type
+        for s in first.modifiers[0].node_group.interface.items_tree
+        if s.item_type == "SOCKET" and s.in_out == "INPUT"
+    }
+    assert inputs == {
+        "Geometry": "NodeSocketGeometry",
+        "Display": "NodeSocketMenu",
+        "Size": "NodeSocketFloat",
+        "Opacity Threshold": "NodeSocketFloat",
+        "Viewport Fraction": "NodeSocketFloat",
+        "View-Dependent Color": "NodeSocketBool",
+        "File Frame": "NodeSocketRotation",
+    }
+    # Per object: one object's setting leaves the other alone.
+    set_control(first, "Size", 3.0)
+    assert second.modifiers[0][key(second, "Size")] == pytest.approx(1.0)
+
+
+def test_size_multiplies_every_splat(figure) -> None:
+    before = np.array(
+        [np.linalg.norm(np.array(m)[:3, :3], axis=0) for m in splat_instances(figure)]
+    )
+    set_control(figure, "Size", 2.5)
+    after = np.array([np.linalg.norm(np.array(m)[:3, :3], axis=0) for m in splat_instances(figure)])
+    assert len(before) == len(after) == len(make_figure()["positions"])
+    np.testing.assert_allclose(
+        np.sort(after, axis=None), 2.5 * np.sort(before, axis=None), rtol=1e-5
+    )
+
+
+def test_viewport_fraction_shows_a_stable_subset(figure) -> None:
+    n = len(make_figure()["positions"])
+    assert len(splat_instances(figure)) == n
+
+    def shown() -> set[tuple[float, ...]]:
+        return {tuple(np.round(np.array(m.translation), 5)) for m in splat_instances(figure)}
+
+    set_control(figure, "Viewport Fraction", 0.5)
+    half = shown()
+    set_control(figure, "Viewport Fraction", 0.2)
+    fifth = shown()
+    set_control(figure, "Viewport Fraction", 0.5)
+    assert shown() == half  # the same splats every time...
+    assert fifth < half  # ...and a smaller fraction keeps a part of them
+    assert abs(len(half) - n / 2) < 0.05 * n and abs(len(fifth) - n / 5) < 0.05 * n
+
+
+def test_renders_show_every_splat_and_drop_only_faint_ones(known, clean_scene, tmp_path) -> None:
+    set_control(known, "Viewport Fraction", 0.0)
+    assert splat_instances(known) == []  # nothing in the viewport...
+    px, pz = pixel_centres()
+    edge = np.any([np.abs(mahalanobis2(s, px, pz) - 9.0) < 0.05 for s in SPLATS], axis=0)
+    rgba = render_linear(clean_scene, tmp_path / "all.exr")
+    err = np.abs(rgba - composite(SPLATS, px, pz)).max(axis=-1)
+    assert err[~edge].max() < 1e-3  # ...everything in the final render
+
+    set_control(known, "Opacity Threshold", 0.85)  # only ISOTROPIC (0.9) stays
+    rgba = render_linear(clean_scene, tmp_path / "opaque.exr")
+    err = np.abs(rgba - composite([ISOTROPIC], px, pz)).max(axis=-1)
+    assert err[~edge].max() < 1e-3
+
+
+def test_points_mode_is_a_coloured_point_cloud(known, clean_scene, tmp_path) -> None:
+    set_control(known, "Display", "Points")
+    assert addon_module("scene.display").get_input(known.modifiers[0], "Display") == "Points"
+    assert splat_instances(known) == []
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    clouds = [
+        i.object.data
+        for i in depsgraph.object_instances
+        if i.object.original == known
+        if i.object.type == "POINTCLOUD"
+    ]
+    (cloud,) = clouds
+    assert len(cloud.points) == len(SPLATS)
+    assert [m.name for m in cloud.materials] == ["gen404 Splat Points"]
+    radius = np.empty(len(SPLATS), dtype=np.float32)
+    cloud.attributes["radius"].data.foreach_get("value", radius)
+    mean_sigma = [np.mean(s["sigma"]) for s in SPLATS]
+    np.testing.assert_allclose(radius, 1.5 * np.array(mean_sigma), rtol=1e-5)
+    # Rendered: an opaque-as-the-splat sphere of the splat's colour.
+    rgba = render_linear(clean_scene, tmp_path / "points.exr")
+    row, col = pixel_of(*ISOTROPIC["centre"][::2])
+    want = ISOTROPIC["opacity"] * srgb_to_linear(ISOTROPIC["rgb"])
+    np.testing.assert_allclose(rgba[row, col, :3], want, atol=2e-3)
+
+
+def test_materials_suit_eevee_and_material_preview(figure) -> None:
+    """EEVEE renders are too slow here to test by picture: check what EEVEE relies on."""
+    plain = bpy.data.node_groups["gen404 Gaussian"]
+    sh = bpy.data.node_groups["gen404 Gaussian SH"]
+    for prefix, shader in (("gen404 Splat ", plain), ("gen404 Splat SH ", sh)):
+        for index in range(125):
+            mat = bpy.data.materials[f"{prefix}{index:03d}"]
+            if hasattr(mat, "surface_render_method"):
+                assert mat.surface_render_method == "BLENDED"  # sorted, alpha-blended
+            else:
+                assert mat.blend_method == "BLEND"
+            assert mat.use_backface_culling
+            (group,) = [n for n in mat.node_tree.nodes if n.bl_idname == "ShaderNodeGroup"]
+            assert group.node_tree == shader
+            output = next(
+                n for n in mat.node_tree.nodes if n.bl_idname == "ShaderNodeOutputMaterial"
+            )
+            assert output.inputs["Surface"].links[0].from_node == group
+    for shader in (plain, sh):
+        kinds = {n.bl_idname for n in shader.nodes}
+        # Nodes EEVEE evaluates as Cycles does: the instance's object space and the view ray.
+        assert {"ShaderNodeTexCoord", "ShaderNodeVectorTransform", "ShaderNodeNewGeometry"} <= kinds
+        attributes = {
+            n.attribute_name: n.attribute_type
+            for n in shader.nodes
+            if n.bl_idname == "ShaderNodeAttribute"
+        }
+        assert set(attributes.values()) == {"INSTANCER"}
+        assert "opacity" in attributes
+    plain_names = {n.attribute_name for n in plain.nodes if n.bl_idname == "ShaderNodeAttribute"}
+    assert plain_names == {"opacity", "color"}  # no SH lookups for objects that don't use it
+
+
+def test_a_group_saved_by_an_older_version_is_upgraded_in_place(figure) -> None:
+    display = addon_module("scene.display")
+    group = figure.modifiers[0].node_group
+    set_control(figure, "Size", 2.5)
+    # Make it look like the first version: Geometry and Size only, no version mark.
+    for item in list(group.interface.items_tree):
+        if (
+            item.item_type == "SOCKET"
+            and item.in_out == "INPUT"
+            and item.name not in ("Geometry", "Size")
+        ):
+            group.interface.remove(item)
+    del group["gen404_version"]
+    del bpy.data.node_groups["gen404 Gaussian"]["gen404_version"]
+    bpy.data.node_groups["gen404 Gaussian"].interface.clear()  # unlinks every material
+    assert not display.is_current(group)
+    pointer = group.as_pointer()
+
+    assert display.upgrade_existing in bpy.app.handlers.load_post  # runs after every file load
+    display.upgrade_existing()
+
+    group = bpy.data.node_groups[GROUP]
+    assert group.as_pointer() == pointer and display.is_current(group)
+    assert bpy.data.node_groups["gen404 Gaussian"]["gen404_version"] == display.DISPLAY_VERSION
+    material = bpy.data.materials["gen404 Splat 000"]
+    output = next(n for n in material.node_tree.nodes if n.bl_idname == "ShaderNodeOutputMaterial")
+    assert output.inputs["Surface"].is_linked  # relinked to the rebuilt shader
+    modifier = figure.modifiers[0]
+    assert modifier.node_group == group
+    assert modifier[key(figure, "Size")] == pytest.approx(2.5)  # the object's value survived
+    assert display.get_input(modifier, "Display") == "Splats"
+    assert modifier[key(figure, "Viewport Fraction")] == pytest.approx(1.0)
+    figure.update_tag()
+    assert len(splat_instances(figure)) == len(make_figure()["positions"])
+
+
+def test_panel_shows_the_controls_of_the_active_splat(figure) -> None:
+    bpy.context.scene.view_settings.view_transform = "AgX"
+    for panel in (bpy.types.OBJECT_PT_gen404_splat, bpy.types.VIEW3D_PT_gen404_splat):
+        assert panel.poll(bpy.context)
+        log: list = []
+        panel.draw(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
+        props = [entry[1] for entry in log if entry[0] == "prop"]
+        for name in (
+            "Display",
+            "Size",
+            "Opacity Threshold",
+            "Viewport Fraction",
+            "View-Dependent Color",
+        ):
+            assert f'["{key(figure, name)}"]' in props, name
+        assert "view_transform" in props  # the hint, since the view is AgX now
+        assert any(entry[0] == "operator" and entry[1] == "gen404.export_splat" for entry in log)
+    bpy.context.scene.view_settings.view_transform = "Standard"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"), [("AgX", "Standard"), ("Filmic", "Standard"), ("Raw", "Raw")]
+)
+def test_import_switches_a_tone_mapping_view_to_standard(
+    addon, clean_scene, tmp_path, capfd, before, after
+):
+    settings = clean_scene.view_settings
+    settings.view_transform = before
+    path = tmp_path / "figure.ply"
+    path.write_bytes(figure_ply_bytes())
+    bpy.ops.gen404.import_splat(filepath=str(path))
+    assert settings.view_transform == after
+    if before != after:
+        assert f"View transform set to Standard (was {before})" in capfd.readouterr().out
+    # Opting out keeps the scene's view transform.
+    settings.view_transform = before
+    bpy.ops.gen404.import_splat(filepath=str(path), standard_view=False)
+    assert settings.view_transform == before
+    settings.view_transform = "Standard"

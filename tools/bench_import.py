@@ -1,0 +1,269 @@
+"""Import speed and memory: gen404's splat import against Blender's own PLY importer.
+
+    .venv-bpy5/bin/python tools/bench_import.py --zip dist/gen404-0.1.0.zip   (make bench)
+
+In one Blender (the bpy module, with the add-on installed from the built zip into
+a throw-away user folder) it generates PLY files of 100k and 1M splats in two
+layouts, 404's 14 floats (SH degree 0) and a capture's 62 (normals, degree 3),
+then times, interleaved, ``bpy.ops.gen404.import_splat`` (read, decode, build
+the object, and display ready: the depsgraph evaluated, geometry nodes included)
+against ``bpy.ops.wm.ply_import`` of the same file (which only makes a mesh with
+raw attributes), also evaluated. Reported: the median of the runs; the peak
+memory each import adds (the process's peak RSS, reset before each import
+through /proc/self/clear_refs, minus the RSS before it, each in a fresh process)
+next to the file size;
+SPZ decoding speed at 1M splats; and the main-thread part of importing a
+200k-splat generation (``builder.build_object`` on arrays a worker prepared).
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDON = "bl_ext.user_default.gen404"
+TARGETS = {0: 0.6, 3: 1.0}
+"""Our time over native at 1M splats, per SH degree (the issue's targets)."""
+
+
+def ply_bytes(n: int, degree: int, seed: int = 0):
+    """A 3DGS PLY: 404's 14-float layout (degree 0) or a capture's 62 floats (degree 3)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = ["x", "y", "z"] + (["nx", "ny", "nz"] if degree else [])
+    names += ["f_dc_0", "f_dc_1", "f_dc_2"] + [f"f_rest_{i}" for i in range(45 if degree else 0)]
+    names += ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+    table = np.empty((n, len(names)), dtype="<f4")
+    table[:] = rng.standard_normal((n, len(names)), dtype=np.float32) * np.float32(0.5)
+    col = {name: i for i, name in enumerate(names)}
+    table[:, col["x"] : col["x"] + 3] *= 4
+    if degree:
+        table[:, col["nx"] : col["nx"] + 3] = 0
+    for name in ("scale_0", "scale_1", "scale_2"):
+        table[:, col[name]] = rng.uniform(-6, -3, n)
+    table[:, col["opacity"]] *= 6
+    header = "ply\nformat binary_little_endian 1.0\n" + f"element vertex {n}\n"
+    header += "".join(f"property float {name}\n" for name in names) + "end_header\n"
+    return header.encode("ascii") + table.tobytes()
+
+
+def status(key: str) -> float:
+    """A /proc/self/status field in MiB (VmRSS, VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+
+
+def memory_in_child(which: str, path: Path, home: Path) -> tuple[float, float]:
+    """Peak memory an import adds, measured in a fresh Blender process.
+
+    In the benchmark's own process memory freed by earlier runs is reused without
+    showing as growth (Blender's and numpy's allocators keep it), so every import
+    would look free; a new process starts with nothing to reuse.
+    """
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", which, "--file", str(path), "--home", str(home)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    peak, traced = json.loads(out.strip().splitlines()[-1])
+    return peak, traced
+
+
+def child(which: str, path: Path, home: Path) -> None:
+    """One import in this (fresh) process; prints [peak extra RSS, peak traced] in MiB."""
+    os.environ["BLENDER_USER_RESOURCES"] = str(home)
+    import bpy
+
+    # isort: split
+    import addon_utils  # importable once bpy is
+
+    addon_utils.enable(ADDON, default_set=True)
+    warm = home / "warm.ply"
+    warm.write_bytes(ply_bytes(1000, 3))
+    for op in (bpy.ops.gen404.import_splat, bpy.ops.wm.ply_import):
+        op(filepath=str(warm))  # code paths, node groups and materials in place
+    gc.collect()
+    reset_peak()
+    before = status("VmRSS")
+    tracemalloc.start()
+    if which == "ours":
+        bpy.ops.gen404.import_splat(filepath=str(path))
+    else:
+        bpy.ops.wm.ply_import(filepath=str(path))
+    bpy.context.view_layer.objects.active.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    traced = tracemalloc.get_traced_memory()[1] / 2**20
+    print(json.dumps([status("VmHWM") - before, traced]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--zip", type=Path, help="the built extension")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--child", choices=("ours", "native"), help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.file, args.home)
+        return
+    if args.zip is None:
+        parser.error("--zip is required")
+
+    home = Path(tempfile.mkdtemp(prefix="gen404-bench-home-"))
+    os.environ["BLENDER_USER_RESOURCES"] = str(home)
+    sys.path.insert(0, str(ROOT))
+    import bpy
+
+    bpy.context.preferences.system.use_online_access = False
+    result = bpy.ops.extensions.package_install_files(
+        repo="user_default", filepath=str(args.zip.resolve()), enable_on_install=True
+    )
+    assert result == {"FINISHED"}, result
+    builder = sys.modules[ADDON + ".scene.builder"]
+    display = sys.modules[ADDON + ".scene.display"]
+    prepare = sys.modules[ADDON + ".scene.prepare"].prepare
+    reader = sys.modules[ADDON + ".splats.reader"]
+
+    folder = Path(tempfile.mkdtemp(prefix="gen404-bench-"))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    files: list[tuple[int, int, Path]] = []
+    for n in sizes:
+        for degree in (0, 3):
+            path = folder / f"d{degree}_{n}.ply"
+            path.write_bytes(ply_bytes(n, degree))
+            files.append((n, degree, path))
+
+    def forget(obj: bpy.types.Object) -> None:
+        mesh = obj.data
+        bpy.data.objects.remove(obj)
+        if mesh is not None and mesh.users == 0:
+            bpy.data.meshes.remove(mesh)  # type: ignore[arg-type]
+        gc.collect()
+
+    def evaluated(obj: bpy.types.Object) -> bpy.types.Object:
+        obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        return obj
+
+    def ours(path: Path) -> bpy.types.Object:
+        bpy.ops.gen404.import_splat(filepath=str(path))
+        return evaluated(bpy.context.view_layer.objects.active)
+
+    def native(path: Path) -> bpy.types.Object:
+        bpy.ops.wm.ply_import(filepath=str(path))
+        return evaluated(bpy.context.view_layer.objects.active)
+
+    def timed(fn: Callable[[Path], bpy.types.Object], path: Path) -> float:
+        started = time.perf_counter()
+        obj = fn(path)
+        elapsed = time.perf_counter() - started
+        forget(obj)
+        return elapsed
+
+    # Warm up: the shared node groups and materials, both importers' code paths.
+    small = folder / "warm.ply"
+    small.write_bytes(ply_bytes(1000, 3))
+    for fn in (ours, native):
+        forget(fn(small))
+
+    rows = []
+    for n, degree, path in files:
+        times: dict[str, list[float]] = {"ours": [], "native": []}
+        for run in range(args.runs):
+            pair = (("ours", ours), ("native", native))
+            for name, fn in pair if run % 2 == 0 else pair[::-1]:
+                times[name].append(timed(fn, path))
+        # What the viewport default leaves out: evaluating every splat as an instance.
+        obj = ours(path)
+        full = None
+        if display.get_input(obj.modifiers[0], "Viewport Fraction") < 1.0:
+            display.set_input(obj.modifiers[0], "Viewport Fraction", 1.0)
+            obj.update_tag()
+            started = time.perf_counter()
+            evaluated(obj)
+            full = time.perf_counter() - started
+        forget(obj)
+        mem_ours, mem_ours_py = memory_in_child("ours", path, home)
+        mem_native, _ = memory_in_child("native", path, home)
+        size = path.stat().st_size / 2**20
+        ours_s, native_s = (statistics.median(times[k]) for k in ("ours", "native"))
+        rows.append((n, degree, size, native_s, ours_s, full, mem_ours, mem_ours_py, mem_native))
+        print(f"done: {path.name}", file=sys.stderr)
+
+    # SPZ decoding (404's zstd SPZ v2, degree 0) at the largest size, from memory.
+    spz_line = "splats/spz.py not found"
+    try:
+        from tests.unit.spzfiles import SpzOptions, encode_spz, realistic_splats
+
+        n = max(sizes)
+        data = encode_spz(realistic_splats(n, 0, seed=1), SpzOptions(version=2))
+        runs = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            reader.read_splat_bytes(data, "bench.spz")
+            runs.append(time.perf_counter() - started)
+        best = statistics.median(runs)
+        spz_line = (
+            f"{n:,} splats ({len(data) / 2**20:.1f} MiB 404 zstd SPZ v2, degree 0): "
+            f"{best * 1000:.0f} ms = {n / best / 1e6:.2f} M splats/s"
+        )
+    except ImportError as exc:
+        spz_line = f"skipped: {exc}"
+
+    # Main thread of a 200k-splat generation: the worker read and prepared the arrays.
+    generation = ply_bytes(200_000, 0, seed=2)
+    main_runs = []
+    for _ in range(args.runs):
+        arrays = prepare(reader.read_splat_bytes(generation, "result.ply"), "Y")
+        started = time.perf_counter()
+        obj = builder.build_object(bpy.context.scene, bpy.context.view_layer, arrays, "generation")
+        main_runs.append(time.perf_counter() - started)
+        forget(obj)
+    main_thread = statistics.median(main_runs)
+
+    version = ".".join(map(str, bpy.app.version))
+    print(f"\nBlender {version}, {os.cpu_count()} CPUs, median of {args.runs} interleaved runs\n")
+    print(
+        "| file | size | Blender `wm.ply_import` | gen404 import, display ready | ratio (target) "
+        "| peak extra memory: gen404 (numpy part) / Blender |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
+    for n, degree, size, native_s, ours_s, full, mem, mem_py, mem_native in rows:
+        layout = "404, 14 floats, SH 0" if degree == 0 else "capture, 62 floats, SH 3"
+        target = f" (≤ {TARGETS[degree]:.1f})" if n >= 1_000_000 else ""
+        note = f"; all {n:,} instanced: +{full * 1000:.0f} ms" if full is not None else ""
+        print(
+            f"| {n:,} splats, {layout} | {size:.0f} MiB | {native_s * 1000:.0f} ms "
+            f"| {ours_s * 1000:.0f} ms{note} | {ours_s / native_s:.2f}{target} "
+            f"| {mem:.0f} MiB = {mem / size:.2f}x file ({mem_py:.0f} MiB) "
+            f"/ {mem_native:.0f} MiB = {mem_native / size:.2f}x |"
+        )
+    print(f"\nSPZ decoding: {spz_line}")
+    print(
+        f"Main thread of a 200,000-splat generation (builder.build_object, depsgraph "
+        f"evaluated): {main_thread * 1000:.0f} ms (target ≤ 100 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
