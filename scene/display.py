@@ -346,15 +346,8 @@ def _shader_group(name: str, view_dependent: bool) -> bpy.types.NodeTree:
     alpha = g.mul(falloff, opacity, front)
 
     color = _sh_color(g, d) if view_dependent else _instancer(g, "color").outputs["Color"]
-    emission = g.node("ShaderNodeEmission")
-    g.links.new(color, emission.inputs["Color"])
-    transparent = g.node("ShaderNodeBsdfTransparent")
-    mix = g.node("ShaderNodeMixShader")
-    g.links.new(alpha, mix.inputs["Fac"])
-    g.links.new(transparent.outputs[0], mix.inputs[1])
-    g.links.new(emission.outputs[0], mix.inputs[2])
     out = g.node("NodeGroupOutput")
-    g.links.new(mix.outputs[0], out.inputs["Shader"])
+    g.links.new(_emit_with_alpha(g, color, alpha), out.inputs["Shader"])
     g.layout()
     group[VERSION_KEY] = DISPLAY_VERSION
     return group
@@ -482,15 +475,8 @@ def _points_material() -> bpy.types.Material:
     color = _srgb_to_linear(g, g.vec("MINIMUM", g.vec("MAXIMUM", srgb, (0.0,) * 3), (1.0,) * 3))
     opacity = g.node("ShaderNodeAttribute", attribute_type="GEOMETRY", attribute_name="opacity")
     alpha = g.mul(opacity.outputs["Fac"], g.math("LESS_THAN", geometry.outputs["Backfacing"], 0.5))
-    emission = g.node("ShaderNodeEmission")
-    g.links.new(color, emission.inputs["Color"])
-    transparent = g.node("ShaderNodeBsdfTransparent")
-    mix = g.node("ShaderNodeMixShader")
-    g.links.new(alpha, mix.inputs["Fac"])
-    g.links.new(transparent.outputs[0], mix.inputs[1])
-    g.links.new(emission.outputs[0], mix.inputs[2])
     output = g.node("ShaderNodeOutputMaterial")
-    g.links.new(mix.outputs[0], output.inputs["Surface"])
+    g.links.new(_emit_with_alpha(g, color, alpha), output.inputs["Surface"])
     g.layout()
     mat.diffuse_color = (0.6, 0.6, 0.6, 1.0)
     return mat
@@ -697,3 +683,15 @@ def _fill_new_inputs(group: Any, names: list[str]) -> None:
 
 def _socket(group: Any, name: str) -> Any:
     return next(s for s in _sockets(group, "INPUT") if s.name == name)
+
+
+def _emit_with_alpha(g: _Graph, color: Any, alpha: Any) -> Any:
+    """Unlit colour with coverage ``alpha``: splats carry their own shading."""
+    emission = g.node("ShaderNodeEmission")
+    g.links.new(color, emission.inputs["Color"])
+    transparent = g.node("ShaderNodeBsdfTransparent")
+    mix = g.node("ShaderNodeMixShader")
+    g.links.new(alpha, mix.inputs["Fac"])
+    g.links.new(transparent.outputs[0], mix.inputs[1])
+    g.links.new(emission.outputs[0], mix.inputs[2])
+    return mix.outputs[0]
