@@ -68,6 +68,15 @@ _PHASE_OF_STATE = {
 }
 
 
+def input_problem(has_prompt: bool, has_image: bool) -> str | None:
+    """The gateway takes a prompt or an image, never both or neither: say which is wrong."""
+    if has_prompt and has_image:
+        return "Give either a prompt or an image, not both: the gateway refuses both at once."
+    if not has_prompt and not has_image:
+        return "Enter a prompt or choose an image to generate from."
+    return None
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """What to generate: a prompt or an image, never both."""
@@ -79,11 +88,9 @@ class GenerationRequest:
     seed: int | None = None
 
     def validate(self) -> None:
-        has_prompt, has_image = bool(self.prompt and self.prompt.strip()), bool(self.image)
-        if has_prompt and has_image:
-            raise GatewayError("Give either a prompt or an image, not both.")
-        if not has_prompt and not has_image:
-            raise GatewayError("Enter a prompt or choose an image to generate from.")
+        problem = input_problem(bool(self.prompt and self.prompt.strip()), bool(self.image))
+        if problem:
+            raise GatewayError(problem)
 
     @property
     def kind(self) -> str:

@@ -9,7 +9,7 @@ import bpy
 from .. import preferences, session
 from ..client.endpoints import host_of
 from ..client.errors import GatewayError
-from ..client.jobs import GenerationRequest
+from ..client.jobs import GenerationRequest, input_problem
 from ..client.prompts import prompt_problem
 from ..image_upload import ImageUploadError, prepare_upload
 from .returns import OperatorReturn
@@ -91,12 +91,10 @@ class GEN404_OT_generate(bpy.types.Operator):
 
     def _request(self) -> tuple[GenerationRequest, str, str]:
         prompt, image_path = self.prompt.strip(), self.image_path.strip()
-        if prompt and image_path:
-            raise GatewayError(
-                "Give either a prompt or an image, not both: the gateway refuses both at once."
-            )
-        if not prompt and not image_path:
-            raise GatewayError("Enter a prompt or choose an image to generate from.")
+        # Checked before the image is read: the same rule GenerationRequest enforces.
+        problem = input_problem(bool(prompt), bool(image_path))
+        if problem:
+            raise GatewayError(problem)
         seed = None if self.seed < 0 else self.seed
         label = object_name_for(prompt, image_path)
         if prompt:
