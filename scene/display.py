@@ -9,6 +9,11 @@ footprint, seen from any side, whatever point of the shell the ray hit (a ray's
 closest approach in the whitened frame is the Mahalanobis distance of the
 projected 2D Gaussian).
 
+Everything derives from the raw values each splat keeps: opacity is the sigmoid
+of ``opacity_logit``, the colour (and the Solid-mode palette entry) comes from
+``sh_dc``, computed where needed (shaders, the opacity threshold), so an import
+writes no derived layers.
+
 Per-object display controls are inputs of the one group, set on each object's
 modifier: display mode (Gaussian splats or fast points), size, opacity
 threshold, the fraction of splats shown in the viewport (a stable random subset;
@@ -48,7 +53,7 @@ MATERIAL_PREFIX = "gen404 Splat "
 SH_MATERIAL_PREFIX = "gen404 Splat SH "
 POINTS_MATERIAL_NAME = "gen404 Splat Points"
 VERSION_KEY = "gen404_version"
-DISPLAY_VERSION = 2
+DISPLAY_VERSION = 3
 """Bumped whenever the groups change; older groups are rebuilt in place."""
 
 SIGMA_CUTOFF = 3.0
@@ -132,11 +137,13 @@ FILE_FRAME = Control(
 )
 CONTROLS = (MODE, SIZE, OPACITY_THRESHOLD, VIEWPORT_FRACTION, VIEW_DEPENDENT, FILE_FRAME)
 
-_REMOVED_FOR_PLAIN = ("sh_rest_*", "sh_dc", "opacity_logit", "extra_*", "file_normal")
-_REMOVED_FOR_SH = ("opacity_logit", "extra_*", "file_normal")
-_REMOVED_FOR_POINTS = ("sh_rest_*", "opacity_logit", "extra_*", "file_normal")
-"""Raw layers a display branch never reads, dropped before instancing: instances
-of a subset get copies of every point attribute that is left."""
+_UNREAD = ("extra_*", "file_normal", "opacity", "color", "palette")
+_REMOVED_FOR_PLAIN = ("sh_rest_*", *_UNREAD)
+_REMOVED_FOR_SH = _UNREAD
+_REMOVED_FOR_POINTS = ("sh_rest_*", "rotation", *_UNREAD)
+"""Layers a display branch never reads, dropped before instancing: instances of a
+subset get copies of every point attribute that is left. (``opacity``, ``color``
+and ``palette`` are what objects imported before version 3 of the display also carry.)"""
 
 
 # --- public API -------------------------------------------------------------------------
@@ -342,10 +349,11 @@ def _shader_group(name: str, view_dependent: bool) -> bpy.types.NodeTree:
     falloff = g.mul(g.math("EXPONENT", g.mul(dist2, -0.5)), inside)
     # Count each splat once: its back faces are fully transparent.
     front = g.math("LESS_THAN", geometry.outputs["Backfacing"], 0.5)
-    opacity = _instancer(g, "opacity").outputs["Fac"]
+    opacity = _sigmoid(g, _instancer(g, "opacity_logit").outputs["Fac"])
     alpha = g.mul(falloff, opacity, front)
 
-    color = _sh_color(g, d) if view_dependent else _instancer(g, "color").outputs["Color"]
+    dc = _instancer(g, "sh_dc").outputs["Vector"]
+    color = _display_linear(g, _sh_color(g, dc, d) if view_dependent else _dc_srgb(g, dc))
     out = g.node("NodeGroupOutput")
     g.links.new(_emit_with_alpha(g, color, alpha), out.inputs["Shader"])
     g.layout()
@@ -357,8 +365,23 @@ def _instancer(g: _Graph, name: str) -> Any:
     return g.node("ShaderNodeAttribute", attribute_type="INSTANCER", attribute_name=name)
 
 
-def _sh_color(g: _Graph, incoming: Any) -> Any:
-    """Scene-linear colour with the view-dependent SH terms, as the Inria renderer does.
+def _sigmoid(g: _Graph, logit: Any) -> Any:
+    """Opacity from the file's raw value: 1 / (1 + exp(-logit))."""
+    return g.math("DIVIDE", 1.0, g.math("ADD", g.math("EXPONENT", g.mul(logit, -1.0)), 1.0))
+
+
+def _dc_srgb(g: _Graph, dc: Any) -> Any:
+    """The degree-0 display colour 0.5 + C0 * f_dc (not clamped yet)."""
+    return g.vec("MULTIPLY_ADD", dc, (SH_C0,) * 3, (0.5,) * 3)
+
+
+def _display_linear(g: _Graph, srgb: Any) -> Any:
+    """A display colour clamped to 0..1 and decoded to scene-linear (``colors.srgb_to_linear``)."""
+    return _srgb_to_linear(g, g.vec("MINIMUM", g.vec("MAXIMUM", srgb, (0.0,) * 3), (1.0,) * 3))
+
+
+def _sh_color(g: _Graph, dc: Any, incoming: Any) -> Any:
+    """Display colour with the view-dependent SH terms, as the Inria renderer does.
 
     The view direction (camera to splat) is taken in the file's frame, where the
     coefficients live: the instance-space incoming vector is scaled back by the
@@ -394,15 +417,12 @@ def _sh_color(g: _Graph, incoming: Any) -> Any:
         g.mul(z, g.math("SUBTRACT", xx, yy), SH_C3[5]),
         g.mul(x, g.math("SUBTRACT", xx, g.mul(yy, 3.0)), SH_C3[6]),
     ]
-    # Display colour: 0.5 + C0 * f_dc + sum of basis * coefficient, clamped.
-    total = g.vec(
-        "MULTIPLY_ADD", _instancer(g, "sh_dc").outputs["Vector"], (SH_C0,) * 3, (0.5,) * 3
-    )
+    # Display colour: 0.5 + C0 * f_dc + sum of basis * coefficient (clamped by the caller).
+    total = _dc_srgb(g, dc)
     for k, value in enumerate(basis):
         term = g.scale(_instancer(g, f"sh_rest_{k}").outputs["Vector"], value)
         total = g.vec("ADD", total, term)
-    srgb = g.vec("MINIMUM", g.vec("MAXIMUM", total, (0.0,) * 3), (1.0,) * 3)
-    return _srgb_to_linear(g, srgb)
+    return total
 
 
 def _srgb_to_linear(g: _Graph, srgb: Any) -> Any:
@@ -460,21 +480,18 @@ def _palette_materials(prefix: str, shader: bpy.types.NodeTree) -> list[bpy.type
 
 
 def _points_material() -> bpy.types.Material:
-    """Points mode: a sphere per point, coloured and as opaque as its splat.
-
-    The colour comes from ``sh_dc``: Cycles does not hand a point cloud's
-    attribute named ``color`` to shaders.
-    """
+    """Points mode: a sphere per point, coloured and as opaque as its splat (the point
+    cloud's own ``sh_dc`` and ``opacity_logit``)."""
     mat = _material(POINTS_MATERIAL_NAME)
     tree: Any = mat.node_tree
     tree.nodes.clear()
     g = _Graph(tree)
     geometry = g.node("ShaderNodeNewGeometry")
     dc = g.node("ShaderNodeAttribute", attribute_type="GEOMETRY", attribute_name="sh_dc")
-    srgb = g.vec("MULTIPLY_ADD", dc.outputs["Vector"], (SH_C0,) * 3, (0.5,) * 3)
-    color = _srgb_to_linear(g, g.vec("MINIMUM", g.vec("MAXIMUM", srgb, (0.0,) * 3), (1.0,) * 3))
-    opacity = g.node("ShaderNodeAttribute", attribute_type="GEOMETRY", attribute_name="opacity")
-    alpha = g.mul(opacity.outputs["Fac"], g.math("LESS_THAN", geometry.outputs["Backfacing"], 0.5))
+    color = _display_linear(g, _dc_srgb(g, dc.outputs["Vector"]))
+    logit = g.node("ShaderNodeAttribute", attribute_type="GEOMETRY", attribute_name="opacity_logit")
+    opacity = _sigmoid(g, logit.outputs["Fac"])
+    alpha = g.mul(opacity, g.math("LESS_THAN", geometry.outputs["Backfacing"], 0.5))
     output = g.node("ShaderNodeOutputMaterial")
     g.links.new(_emit_with_alpha(g, color, alpha), output.inputs["Surface"])
     g.layout()
@@ -587,23 +604,25 @@ def _build_node_group(
             g.links.new(set_material.outputs["Geometry"], instances.inputs["Geometry"])
         return instances.outputs["Instances"]
 
-    # Which splats show: opaque enough, and in the viewport only the stable subset
-    # whose random value (hashed from the point index) is below the fraction.
+    # Which splats show: in the viewport only a stable subset, those whose random
+    # value (hashed from the point index) is below the fraction; and, with a
+    # threshold, only those opaque enough. Each costs a pass over every splat, so
+    # the switches (single values) leave out what cannot drop anything.
     threshold = g_in.outputs[OPACITY_THRESHOLD.name]
     fraction = g_in.outputs[VIEWPORT_FRACTION.name]
     viewport = g.node("GeometryNodeIsViewport").outputs[0]
-    random = g.node("FunctionNodeRandomValue", data_type="FLOAT").outputs[1]
-    shown = boolean("IMPLY", viewport, compare("LESS_THAN", random, fraction))
-    selection = boolean(
-        "AND", compare("GREATER_EQUAL", named("opacity", "FLOAT"), threshold), shown
-    )
-    # Evaluate the selection only when it can drop something (it costs a pass per splat).
-    can_drop = boolean(
-        "OR",
+    subset = g.node("FunctionNodeRandomValue", data_type="BOOLEAN")
+    g.links.new(fraction, subset.inputs["Probability"])
+    thinned = boolean("AND", viewport, compare("LESS_THAN", fraction, 1.0))
+    shown = switch("BOOLEAN", thinned, True, subset.outputs[3])
+    opacity = _sigmoid(g, named("opacity_logit", "FLOAT"))
+    opaque_enough = compare("GREATER_EQUAL", opacity, threshold)
+    selection = switch(
+        "BOOLEAN",
         compare("GREATER_THAN", threshold, 0.0),
-        boolean("AND", viewport, compare("LESS_THAN", fraction, 1.0)),
+        shown,
+        boolean("AND", shown, opaque_enough),
     )
-    selection = switch("BOOLEAN", can_drop, True, selection)
 
     plain_points = strip(geometry, _REMOVED_FOR_PLAIN)
     points_in = switch("GEOMETRY", view_dependent, plain_points, strip(geometry, _REMOVED_FOR_SH))
@@ -618,7 +637,8 @@ def _build_node_group(
         switch("GEOMETRY", view_dependent, palette(plain_materials), palette(sh_materials)),
         instance.inputs["Instance"],
     )
-    g.links.new(named("palette", "INT"), instance.inputs["Instance Index"])
+    palette_index = _palette_index(g, named("sh_dc", "FLOAT_VECTOR"))
+    g.links.new(palette_index, instance.inputs["Instance Index"])
     g.links.new(named("rotation", "QUATERNION"), instance.inputs["Rotation"])
     g.links.new(scale, instance.inputs["Scale"])
     splats = instance.outputs["Instances"]
@@ -657,6 +677,22 @@ def _build_node_group(
     g.layout()
     group[VERSION_KEY] = DISPLAY_VERSION
     _fill_new_inputs(group, added)
+
+
+def _palette_index(g: _Graph, dc: Any) -> Any:
+    """Solid-mode palette entry of each splat, as ``colors.dc_to_display`` computes it.
+
+    Per channel, level = min(floor(clamp(0.5 + C0 * f_dc, 0, 1) * LEVELS), LEVELS - 1),
+    written here as clamp(floor(LEVELS * (0.5 + C0 * f_dc)), 0, LEVELS - 1) (the same
+    value); the entry is the levels' dot product with (LEVELS^2, LEVELS, 1). Every
+    step after the floor is on small whole numbers, exact in float, so the
+    conversion to the integer Instance Index cannot round it either way.
+    """
+    levels = g.vec("FLOOR", g.scale(_dc_srgb(g, dc), float(PALETTE_LEVELS)))
+    top = float(PALETTE_LEVELS - 1)
+    levels = g.vec("MINIMUM", g.vec("MAXIMUM", levels, (0.0,) * 3), (top,) * 3)
+    weights = (float(PALETTE_LEVELS**2), float(PALETTE_LEVELS), 1.0)
+    return g.vec("DOT_PRODUCT", levels, weights)
 
 
 def _fill_new_inputs(group: Any, names: list[str]) -> None:

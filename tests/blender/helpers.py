@@ -58,3 +58,24 @@ def wait_for_event(events: queue.Queue, timeout: float = 20.0) -> None:
             if remaining <= 0:
                 raise TimeoutError("no event from the worker in time")
             events.not_empty.wait(remaining)
+
+
+DISPLAYED_LAYERS = {"position", "rotation", "scale", "opacity_logit", "sh_dc"}
+LEGACY_LAYERS = ("opacity", "color", "palette")
+"""Derived layers imports used to write; the display must not need them."""
+
+
+def drop_legacy_layers(obj: bpy.types.Object) -> None:
+    """Leave ``obj`` with only the layers a splat object keeps from now on.
+
+    Renders and instances checked afterwards then prove the display derives
+    opacity, colour and palette entry from ``opacity_logit`` and ``sh_dc`` alone.
+    """
+    mesh = obj.data
+    for name in LEGACY_LAYERS:
+        attr = mesh.attributes.get(name)
+        if attr is not None:
+            mesh.attributes.remove(attr)
+    names = {a.name for a in mesh.attributes}
+    assert names >= DISPLAYED_LAYERS and not names & set(LEGACY_LAYERS), names
+    obj.update_tag()

@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import addon_module, splat_objects
+from tests.blender.helpers import addon_module, drop_legacy_layers, splat_objects
 from tests.blender.test_look import (
     ISOTROPIC,
     SPLATS,
@@ -58,6 +58,7 @@ def figure(addon, clean_scene, tmp_path):
     path.write_bytes(figure_ply_bytes())
     bpy.ops.gen404.import_splat(filepath=str(path))
     (obj,) = splat_objects()
+    drop_legacy_layers(obj)
     return obj
 
 
@@ -67,6 +68,7 @@ def known(addon, clean_scene, tmp_path):
     path.write_bytes(splat_ply(SPLATS))
     bpy.ops.gen404.import_splat(filepath=str(path), up_axis="Z")
     (obj,) = splat_objects()
+    drop_legacy_layers(obj)
     cam = stage(clean_scene, obj)
     yield obj
     bpy.data.objects.remove(cam)
@@ -169,6 +171,41 @@ def test_points_mode_is_a_coloured_point_cloud(known, clean_scene, tmp_path) -> 
     np.testing.assert_allclose(rgba[row, col, :3], want, atol=2e-3)
 
 
+def material_name(instance: bpy.types.Object) -> str:
+    """The one material of an instanced sphere (its mesh may list empty slots too)."""
+    (material,) = [m for m in instance.data.materials if m is not None]
+    return material.name
+
+
+def test_each_splat_gets_the_palette_material_of_its_colour(figure) -> None:
+    """Solid mode's colour per splat: the group derives the palette entry from sh_dc."""
+    mesh = figure.data
+    n = len(mesh.vertices)
+    # Colours over the whole range and beyond it (clamped), so every entry is used.
+    dc = np.random.default_rng(3).uniform(-2.2, 2.2, (n, 3)).astype(np.float32)
+    mesh.attributes["sh_dc"].data.foreach_set("vector", dc.ravel())
+    position = np.empty(n * 3, dtype=np.float32)
+    mesh.attributes["position"].data.foreach_get("vector", position)
+    palette = np.empty(n, dtype=np.int32)
+    addon_module("scene.colors").dc_to_display(dc, np.empty((n, 4), np.float32), palette)
+    assert len(set(palette)) == 125
+    centres = position.reshape(n, 3).astype(np.float64)
+    want = {tuple(np.round(p, 4)): i for p, i in zip(centres, palette, strict=True)}
+    assert len(want) == n  # positions tell the splats apart
+
+    for view_dependent, prefix in ((False, "gen404 Splat "), (True, "gen404 Splat SH ")):
+        set_control(figure, "View-Dependent Color", view_dependent)
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        got = {
+            tuple(np.round(np.array(inst.matrix_world.translation, np.float64), 4)): material_name(
+                inst.object
+            )
+            for inst in depsgraph.object_instances
+            if inst.is_instance and inst.parent.original == figure
+        }
+        assert got == {key: f"{prefix}{index:03d}" for key, index in want.items()}
+
+
 def test_materials_suit_eevee_and_material_preview(figure) -> None:
     """EEVEE renders are too slow here to test by picture: check what EEVEE relies on."""
     plain = bpy.data.node_groups["gen404 Gaussian"]
@@ -197,9 +234,9 @@ def test_materials_suit_eevee_and_material_preview(figure) -> None:
             if n.bl_idname == "ShaderNodeAttribute"
         }
         assert set(attributes.values()) == {"INSTANCER"}
-        assert "opacity" in attributes
+        assert {"opacity_logit", "sh_dc"} <= set(attributes)  # the raw values, activated here
     plain_names = {n.attribute_name for n in plain.nodes if n.bl_idname == "ShaderNodeAttribute"}
-    assert plain_names == {"opacity", "color"}  # no SH lookups for objects that don't use it
+    assert plain_names == {"opacity_logit", "sh_dc"}  # no SH lookups for objects that don't use it
 
 
 def test_a_group_saved_by_an_older_version_is_upgraded_in_place(figure) -> None:
