@@ -631,8 +631,13 @@ def _build_node_group(
     scale = g.scale(named("scale", "FLOAT_VECTOR"), size)
     instance = g.node("GeometryNodeInstanceOnPoints")
     instance.inputs["Pick Instance"].default_value = True
-    g.links.new(points_in, instance.inputs["Points"])
-    g.links.new(selection, instance.inputs["Selection"])
+    # Keep only the splats shown first: Instance on Points then evaluates its inputs
+    # over whole arrays and shares them with the instances instead of gathering
+    # each one through a scattered selection.
+    shown_points = g.node("GeometryNodeSeparateGeometry", domain="POINT")
+    g.links.new(points_in, shown_points.inputs["Geometry"])
+    g.links.new(selection, shown_points.inputs["Selection"])
+    g.links.new(shown_points.outputs["Selection"], instance.inputs["Points"])
     g.links.new(
         switch("GEOMETRY", view_dependent, palette(plain_materials), palette(sh_materials)),
         instance.inputs["Instance"],
@@ -683,12 +688,15 @@ def _palette_index(g: _Graph, dc: Any) -> Any:
     """Solid-mode palette entry of each splat, as ``colors.dc_to_display`` computes it.
 
     Per channel, level = min(floor(clamp(0.5 + C0 * f_dc, 0, 1) * LEVELS), LEVELS - 1),
-    written here as clamp(floor(LEVELS * (0.5 + C0 * f_dc)), 0, LEVELS - 1) (the same
-    value); the entry is the levels' dot product with (LEVELS^2, LEVELS, 1). Every
+    which is clamp(floor(LEVELS * C0 * f_dc + LEVELS / 2), 0, LEVELS - 1): one pass
+    fewer. The entry is the levels' dot product with (LEVELS^2, LEVELS, 1). Every
     step after the floor is on small whole numbers, exact in float, so the
     conversion to the integer Instance Index cannot round it either way.
     """
-    levels = g.vec("FLOOR", g.scale(_dc_srgb(g, dc), float(PALETTE_LEVELS)))
+    levels = g.vec(
+        "FLOOR",
+        g.vec("MULTIPLY_ADD", dc, (PALETTE_LEVELS * SH_C0,) * 3, (PALETTE_LEVELS / 2,) * 3),
+    )
     top = float(PALETTE_LEVELS - 1)
     levels = g.vec("MINIMUM", g.vec("MAXIMUM", levels, (0.0,) * 3), (top,) * 3)
     weights = (float(PALETTE_LEVELS**2), float(PALETTE_LEVELS), 1.0)
