@@ -25,7 +25,9 @@ viewport colour is that palette entry. There are two palettes: one wraps the
 plain Gaussian shader, the other the shader that also evaluates the spherical
 harmonics. Keeping them apart matters for speed: Cycles looks up every attribute
 a shader names once per instance, so an object without view-dependent colour
-must not pay for fifteen SH lookups per splat.
+must not pay for fifteen SH lookups per splat. Each palette's instances are the
+evaluated geometry of an object kept out of every scene ("gen404 Palette",
+"gen404 Palette SH"), so they are built once, not on every evaluation.
 
 Everything is created once per .blend and shared by every splat object; a
 .blend saved by an older version is upgraded in place (same data-blocks, so
@@ -52,6 +54,10 @@ SH_SHADER_GROUP_NAME = "gen404 Gaussian SH"
 MATERIAL_PREFIX = "gen404 Splat "
 SH_MATERIAL_PREFIX = "gen404 Splat SH "
 POINTS_MATERIAL_NAME = "gen404 Splat Points"
+PALETTE_NAME = "gen404 Palette"
+SH_PALETTE_NAME = "gen404 Palette SH"
+PALETTE_KEY = "gen404_palette"
+"""Marks the two palette objects (its value is the palette's name)."""
 VERSION_KEY = "gen404_version"
 DISPLAY_VERSION = 3
 """Bumped whenever the groups change; older groups are rebuilt in place."""
@@ -156,12 +162,12 @@ def ensure_display() -> bpy.types.NodeTree:
         return group
     plain = _shader_group(SHADER_GROUP_NAME, view_dependent=False)
     sh = _shader_group(SH_SHADER_GROUP_NAME, view_dependent=True)
-    plain_materials = _palette_materials(MATERIAL_PREFIX, plain)
-    sh_materials = _palette_materials(SH_MATERIAL_PREFIX, sh)
+    plain_palette = _palette(PALETTE_NAME, _palette_materials(MATERIAL_PREFIX, plain))
+    sh_palette = _palette(SH_PALETTE_NAME, _palette_materials(SH_MATERIAL_PREFIX, sh))
     points = _points_material()
     if group is None:
         group = bpy.data.node_groups.new(NODE_GROUP_NAME, "GeometryNodeTree")
-    _build_node_group(group, plain_materials, sh_materials, points)
+    _build_node_group(group, plain_palette, sh_palette, points)
     return group
 
 
@@ -182,7 +188,16 @@ def is_current(group: bpy.types.NodeTree) -> bool:
     if group.get(VERSION_KEY) != DISPLAY_VERSION:
         return False
     have = {(s.name, s.socket_type) for s in _sockets(group, "INPUT")}
-    return all((c.name, c.socket_type) in have for c in CONTROLS)
+    # A palette object deleted by hand leaves its Object Info node empty.
+    palettes = [n.inputs["Object"].default_value for n in _palette_nodes(group)]
+    built = len(palettes) == 2 and all(
+        p and p.get(VERSION_KEY) == DISPLAY_VERSION for p in palettes
+    )
+    return built and all((c.name, c.socket_type) in have for c in CONTROLS)
+
+
+def _palette_nodes(group: bpy.types.NodeTree) -> list[Any]:
+    return [n for n in group.nodes if n.bl_idname == "GeometryNodeObjectInfo"]
 
 
 def input_identifier(group: bpy.types.NodeTree, name: str) -> str:
@@ -479,6 +494,47 @@ def _palette_materials(prefix: str, shader: bpy.types.NodeTree) -> list[bpy.type
     return materials
 
 
+def _palette(name: str, materials: Sequence[bpy.types.Material]) -> bpy.types.Object:
+    """An object in no scene whose geometry is the palette: instance i is a shell with material i.
+
+    Its own modifier builds the instances, so the depsgraph evaluates them once and
+    every splat object's evaluation just reads them (Object Info): built inside the
+    shared group, the palette's meshes were remade on every evaluation, and its
+    250 nodes made every new object's first one slower.
+    """
+    group: Any = bpy.data.node_groups.get(name)
+    if group is None or group.bl_idname != "GeometryNodeTree":
+        group = bpy.data.node_groups.new(name, "GeometryNodeTree")
+    group.nodes.clear()
+    group.interface.clear()
+    group.interface.new_socket(name="Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    g = _Graph(group)
+    sphere = g.node("GeometryNodeMeshIcoSphere")
+    sphere.inputs["Radius"].default_value = SHELL_RADIUS
+    sphere.inputs["Subdivisions"].default_value = 1
+    instances = g.node("GeometryNodeGeometryToInstance")
+    # A multi-input socket lists its newest link first: link the last entry first
+    # so that instance index i is palette entry i.
+    for mat in reversed(materials):
+        set_material = g.node("GeometryNodeSetMaterial")
+        set_material.inputs["Material"].default_value = mat
+        set_material.hide = True
+        g.links.new(sphere.outputs["Mesh"], set_material.inputs["Geometry"])
+        g.links.new(set_material.outputs["Geometry"], instances.inputs["Geometry"])
+    g.links.new(instances.outputs["Instances"], g.node("NodeGroupOutput").inputs[0])
+    g.layout()
+    group[VERSION_KEY] = DISPLAY_VERSION
+
+    obj: Any = next((o for o in bpy.data.objects if o.get(PALETTE_KEY) == name), None)
+    if obj is None or obj.type != "MESH":
+        obj = bpy.data.objects.new(name, bpy.data.meshes.new(name))
+        obj[PALETTE_KEY] = name
+    obj.modifiers.clear()
+    obj.modifiers.new(name, "NODES").node_group = group
+    obj[VERSION_KEY] = DISPLAY_VERSION
+    return obj
+
+
 def _points_material() -> bpy.types.Material:
     """Points mode: a sphere per point, coloured and as opaque as its splat (the point
     cloud's own ``sh_dc`` and ``opacity_logit``)."""
@@ -540,8 +596,8 @@ def _sync_interface(group: Any) -> list[str]:
 
 def _build_node_group(
     group: Any,
-    plain_materials: Sequence[bpy.types.Material],
-    sh_materials: Sequence[bpy.types.Material],
+    plain_palette: bpy.types.Object,
+    sh_palette: bpy.types.Object,
     points_material: bpy.types.Material,
 ) -> None:
     group.nodes.clear()
@@ -589,20 +645,10 @@ def _build_node_group(
             source = node.outputs["Geometry"]
         return source
 
-    def palette(materials: Sequence[bpy.types.Material]) -> Any:
-        sphere = g.node("GeometryNodeMeshIcoSphere")
-        sphere.inputs["Radius"].default_value = SHELL_RADIUS
-        sphere.inputs["Subdivisions"].default_value = 1
-        instances = g.node("GeometryNodeGeometryToInstance")
-        # A multi-input socket lists its newest link first: link the last entry first
-        # so that instance index i is palette entry i.
-        for mat in reversed(materials):
-            set_material = g.node("GeometryNodeSetMaterial")
-            set_material.inputs["Material"].default_value = mat
-            set_material.hide = True
-            g.links.new(sphere.outputs["Mesh"], set_material.inputs["Geometry"])
-            g.links.new(set_material.outputs["Geometry"], instances.inputs["Geometry"])
-        return instances.outputs["Instances"]
+    def palette(obj: bpy.types.Object) -> Any:
+        node = g.node("GeometryNodeObjectInfo", transform_space="ORIGINAL")
+        node.inputs["Object"].default_value = obj
+        return node.outputs["Geometry"]
 
     # Which splats show: in the viewport only a stable subset, those whose random
     # value (hashed from the point index) is below the fraction; and, with a
@@ -639,7 +685,7 @@ def _build_node_group(
     g.links.new(selection, shown_points.inputs["Selection"])
     g.links.new(shown_points.outputs["Selection"], instance.inputs["Points"])
     g.links.new(
-        switch("GEOMETRY", view_dependent, palette(plain_materials), palette(sh_materials)),
+        switch("GEOMETRY", view_dependent, palette(plain_palette), palette(sh_palette)),
         instance.inputs["Instance"],
     )
     palette_index = _palette_index(g, named("sh_dc", "FLOAT_VECTOR"))

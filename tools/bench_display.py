@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import statistics
 import sys
 import time
@@ -30,7 +31,8 @@ from typing import Any
 import bpy
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("BENCH_ROOT") or Path(__file__).resolve().parent.parent)
+"""The checkout whose display is measured (BENCH_ROOT: another one, to compare)."""
 PACKAGE = "gen404_bench"
 
 
@@ -96,6 +98,7 @@ def measure(
     obj.update_tag()
     again = timed(layer.update)
     bpy.data.objects.remove(obj)
+    layer.update()  # frees the evaluated object now, not in the next measurement
     return first, again
 
 

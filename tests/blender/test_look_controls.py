@@ -102,6 +102,27 @@ def test_every_object_shares_one_group_and_one_set_of_materials(figure, tmp_path
     assert second.modifiers[0][key(second, "Size")] == pytest.approx(1.0)
 
 
+def test_the_palettes_are_two_objects_outside_every_scene(figure, tmp_path) -> None:
+    """Built once on their own objects; one deleted by hand is rebuilt by the next import."""
+    display = addon_module("scene.display")
+    palettes = {o["gen404_palette"]: o for o in bpy.data.objects if "gen404_palette" in o}
+    assert sorted(palettes) == ["gen404 Palette", "gen404 Palette SH"]
+    assert all(not o.users_scene for o in palettes.values())
+    group = figure.modifiers[0].node_group
+    assert display.is_current(group)
+
+    bpy.data.objects.remove(palettes["gen404 Palette"])
+    assert not display.is_current(group)
+    figure.update_tag()
+    assert splat_instances(figure) == []  # no palette, no spheres
+    path = tmp_path / "again.ply"
+    path.write_bytes(figure_ply_bytes())
+    bpy.ops.gen404.import_splat(filepath=str(path))
+    assert display.is_current(group) and figure.modifiers[0].node_group == group
+    figure.update_tag()
+    assert len(splat_instances(figure)) == len(make_figure()["positions"])
+
+
 def test_size_multiplies_every_splat(figure) -> None:
     before = np.array(
         [np.linalg.norm(np.array(m)[:3, :3], axis=0) for m in splat_instances(figure)]
