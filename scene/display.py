@@ -16,8 +16,8 @@ writes no derived layers.
 
 Per-object display controls are inputs of the one group, set on each object's
 modifier: display mode (Gaussian splats or fast points), size, opacity
-threshold, the fraction of splats shown in the viewport (a stable random subset;
-final renders show all) and view-dependent colour.
+threshold, the fraction of splats shown in the viewport (a stable subset spread
+evenly; final renders show all) and view-dependent colour.
 
 Solid mode ignores shaders and cannot read per-instance attributes, so the
 spheres come in a palette of PALETTE_LEVELS^3 colours, each with a material whose
@@ -650,17 +650,14 @@ def _build_node_group(
         node.inputs["Object"].default_value = obj
         return node.outputs["Geometry"]
 
-    # Which splats show: in the viewport only a stable subset, those whose random
-    # value (hashed from the point index) is below the fraction; and, with a
-    # threshold, only those opaque enough. Each costs a pass over every splat, so
-    # the switches (single values) leave out what cannot drop anything.
+    # Which splats show: in the viewport only a stable subset (see _subset_rank);
+    # and, with a threshold, only those opaque enough. Each costs a pass over every
+    # splat, so the switches (single values) leave out what cannot drop anything.
     threshold = g_in.outputs[OPACITY_THRESHOLD.name]
     fraction = g_in.outputs[VIEWPORT_FRACTION.name]
     viewport = g.node("GeometryNodeIsViewport").outputs[0]
-    subset = g.node("FunctionNodeRandomValue", data_type="BOOLEAN")
-    g.links.new(fraction, subset.inputs["Probability"])
     thinned = boolean("AND", viewport, compare("LESS_THAN", fraction, 1.0))
-    shown = switch("BOOLEAN", thinned, True, subset.outputs[3])
+    shown = switch("BOOLEAN", thinned, True, compare("LESS_THAN", _subset_rank(g), fraction))
     opacity = _sigmoid(g, named("opacity_logit", "FLOAT"))
     opaque_enough = compare("GREATER_EQUAL", opacity, threshold)
     selection = switch(
@@ -728,6 +725,27 @@ def _build_node_group(
     g.layout()
     group[VERSION_KEY] = DISPLAY_VERSION
     _fill_new_inputs(group, added)
+
+
+SUBSET_PERIOD = 4096
+"""The viewport subset's pattern repeats every this many splats (see _subset_rank)."""
+
+_GOLDEN = 0.6180339887498949
+
+
+def _subset_rank(g: _Graph) -> Any:
+    """Per splat a value in [0, 1): the viewport shows the splats whose value is below the fraction.
+
+    frac(m * golden ratio) with m = index mod SUBSET_PERIOD: the golden-ratio
+    sequence spreads any fraction evenly over the file (the same share of every
+    4096 consecutive splats), the same splats every time, and a smaller fraction
+    shows a part of what a larger one does. Restarting it keeps the product small
+    enough for float32 (to about 1e-4), and it takes three cheap passes where
+    hashing every index (Random Value) took longer.
+    """
+    index = g.node("GeometryNodeInputIndex").outputs[0]
+    m = g.math("FLOORED_MODULO", index, float(SUBSET_PERIOD))
+    return g.math("FRACT", g.math("MULTIPLY", m, _GOLDEN))
 
 
 def _palette_index(g: _Graph, dc: Any) -> Any:
