@@ -155,15 +155,26 @@ and ``palette`` are what objects imported before version 3 of the display also c
 # --- public API -------------------------------------------------------------------------
 
 
-def ensure_display() -> bpy.types.NodeTree:
-    """The shared geometry-nodes group, created on first use and upgraded when outdated."""
+def ensure_display(view_dependent: bool = False) -> bpy.types.NodeTree:
+    """The shared geometry-nodes group, created on first use and upgraded when outdated.
+
+    The SH palette (125 more materials, and one more object for the depsgraph to
+    evaluate when the first splat object appears) is made only once an object
+    shows view-dependent colour: ``view_dependent``, an object found with it on
+    when the group is rebuilt, or an SH palette already in the file. Until then
+    that branch uses the plain palette, which shows an object without SH
+    coefficients exactly as the SH one would.
+    """
     group: Any = bpy.data.node_groups.get(NODE_GROUP_NAME)
-    if group is not None and is_current(group):
+    if group is not None and is_current(group) and (has_sh_palette(group) or not view_dependent):
         return group
+    with_sh = view_dependent or _view_dependent_in_use()
     plain = _shader_group(SHADER_GROUP_NAME, view_dependent=False)
-    sh = _shader_group(SH_SHADER_GROUP_NAME, view_dependent=True)
     plain_palette = _palette(PALETTE_NAME, _palette_materials(MATERIAL_PREFIX, plain))
-    sh_palette = _palette(SH_PALETTE_NAME, _palette_materials(SH_MATERIAL_PREFIX, sh))
+    sh_palette = plain_palette
+    if with_sh:
+        sh = _shader_group(SH_SHADER_GROUP_NAME, view_dependent=True)
+        sh_palette = _palette(SH_PALETTE_NAME, _palette_materials(SH_MATERIAL_PREFIX, sh))
     points = _points_material()
     if group is None:
         group = bpy.data.node_groups.new(NODE_GROUP_NAME, "GeometryNodeTree")
@@ -189,15 +200,43 @@ def is_current(group: bpy.types.NodeTree) -> bool:
         return False
     have = {(s.name, s.socket_type) for s in _sockets(group, "INPUT")}
     # A palette object deleted by hand leaves its Object Info node empty.
-    palettes = [n.inputs["Object"].default_value for n in _palette_nodes(group)]
-    built = len(palettes) == 2 and all(
-        p and p.get(VERSION_KEY) == DISPLAY_VERSION for p in palettes
+    palettes = [_palette_of(group, node) for node in (_PLAIN_NODE, _SH_NODE)]
+    built = [p for p in palettes if p is not None and p.get(VERSION_KEY) == DISPLAY_VERSION]
+    return len(built) == 2 and all((c.name, c.socket_type) in have for c in CONTROLS)
+
+
+def has_sh_palette(group: bpy.types.NodeTree) -> bool:
+    """Whether the group's view-dependent branch has its own (SH) palette yet."""
+    palette = _palette_of(group, _SH_NODE)
+    return palette is not None and palette.get(PALETTE_KEY) == SH_PALETTE_NAME
+
+
+_PLAIN_NODE, _SH_NODE = "Plain Palette", "SH Palette"
+"""Names of the group's two Object Info nodes, which read the palette objects."""
+
+
+def _palette_of(group: bpy.types.NodeTree, node_name: str) -> Any:
+    node: Any = group.nodes.get(node_name)
+    return None if node is None else node.inputs["Object"].default_value
+
+
+def _view_dependent_in_use() -> bool:
+    """An SH palette exists already, or some object's modifier has view-dependent colour on."""
+    if any(o.get(PALETTE_KEY) == SH_PALETTE_NAME for o in bpy.data.objects):
+        return True
+    group = bpy.data.node_groups.get(NODE_GROUP_NAME)
+    if group is None:
+        return False
+    try:
+        key = input_identifier(group, VIEW_DEPENDENT.name)
+    except KeyError:  # a group from before the control: objects with SH get it on
+        return any(int(o.get("gen404_sh_degree", 0)) > 0 for o in bpy.data.objects)
+    return any(
+        bool(mod.get(key, False))
+        for obj in bpy.data.objects
+        for mod in obj.modifiers
+        if getattr(mod, "node_group", None) == group
     )
-    return built and all((c.name, c.socket_type) in have for c in CONTROLS)
-
-
-def _palette_nodes(group: bpy.types.NodeTree) -> list[Any]:
-    return [n for n in group.nodes if n.bl_idname == "GeometryNodeObjectInfo"]
 
 
 def input_identifier(group: bpy.types.NodeTree, name: str) -> str:
@@ -223,6 +262,8 @@ def set_input(modifier: bpy.types.Modifier, name: str, value: Any) -> None:
         value = menu_items(mod, key)[value]
     elif isinstance(value, tuple):
         value = list(value)
+    elif name == VIEW_DEPENDENT.name and value:
+        ensure_display(view_dependent=True)  # rebuilt in place: ``key`` stays valid
     mod[key] = value
 
 
@@ -645,8 +686,8 @@ def _build_node_group(
             source = node.outputs["Geometry"]
         return source
 
-    def palette(obj: bpy.types.Object) -> Any:
-        node = g.node("GeometryNodeObjectInfo", transform_space="ORIGINAL")
+    def palette(obj: bpy.types.Object, name: str) -> Any:
+        node = g.node("GeometryNodeObjectInfo", transform_space="ORIGINAL", name=name)
         node.inputs["Object"].default_value = obj
         return node.outputs["Geometry"]
 
@@ -682,7 +723,12 @@ def _build_node_group(
     g.links.new(selection, shown_points.inputs["Selection"])
     g.links.new(shown_points.outputs["Selection"], instance.inputs["Points"])
     g.links.new(
-        switch("GEOMETRY", view_dependent, palette(plain_palette), palette(sh_palette)),
+        switch(
+            "GEOMETRY",
+            view_dependent,
+            palette(plain_palette, _PLAIN_NODE),
+            palette(sh_palette, _SH_NODE),
+        ),
         instance.inputs["Instance"],
     )
     palette_index = _palette_index(g, named("sh_dc", "FLOAT_VECTOR"))

@@ -82,7 +82,8 @@ def test_every_object_shares_one_group_and_one_set_of_materials(figure, tmp_path
     assert first.modifiers[0].node_group == second.modifiers[0].node_group
     assert [g.name for g in bpy.data.node_groups if g.name.startswith(GROUP)] == [GROUP]
     names = [m.name for m in bpy.data.materials if m.name.startswith("gen404 Splat")]
-    assert len(names) == 2 * 125 + 1  # plain palette, SH palette, points
+    has_sh = addon_module("scene.display").has_sh_palette(first.modifiers[0].node_group)
+    assert len(names) == 125 * (2 if has_sh else 1) + 1  # plain palette, SH palette, points
     inputs = {
         s.name: s.socket_type
         for s in first.modifiers[0].node_group.interface.items_tree
@@ -102,11 +103,38 @@ def test_every_object_shares_one_group_and_one_set_of_materials(figure, tmp_path
     assert second.modifiers[0][key(second, "Size")] == pytest.approx(1.0)
 
 
-def test_the_palettes_are_two_objects_outside_every_scene(figure, tmp_path) -> None:
+def test_the_sh_palette_comes_with_the_first_view_dependent_object(addon, clean_scene, tmp_path):
+    """Files without SH never pay for the SH palette's materials and object."""
+    display = addon_module("scene.display")
+    for obj in [o for o in bpy.data.objects if "gen404_palette" in o]:
+        bpy.data.objects.remove(obj)
+    for material in [m for m in bpy.data.materials if m.name.startswith("gen404 Splat")]:
+        bpy.data.materials.remove(material)
+    for group in [g for g in bpy.data.node_groups if g.name.startswith("gen404 ")]:
+        bpy.data.node_groups.remove(group)
+    path = tmp_path / "figure.ply"
+    path.write_bytes(figure_ply_bytes())  # SH degree 0
+    bpy.ops.gen404.import_splat(filepath=str(path))
+    (obj,) = splat_objects()
+    group = obj.modifiers[0].node_group
+    assert [o["gen404_palette"] for o in bpy.data.objects if "gen404_palette" in o] == [
+        "gen404 Palette"
+    ]
+    assert not [m for m in bpy.data.materials if m.name.startswith("gen404 Splat SH")]
+    assert display.is_current(group) and not display.has_sh_palette(group)
+
+    set_control(obj, "View-Dependent Color", True)  # as importing a file with SH does
+    assert obj.modifiers[0].node_group == group and display.is_current(group)
+    assert display.has_sh_palette(group)
+    assert len([m for m in bpy.data.materials if m.name.startswith("gen404 Splat SH")]) == 125
+    assert len(splat_instances(obj)) == len(make_figure()["positions"])
+
+
+def test_the_palettes_are_objects_outside_every_scene(figure, tmp_path) -> None:
     """Built once on their own objects; one deleted by hand is rebuilt by the next import."""
     display = addon_module("scene.display")
     palettes = {o["gen404_palette"]: o for o in bpy.data.objects if "gen404_palette" in o}
-    assert sorted(palettes) == ["gen404 Palette", "gen404 Palette SH"]
+    assert "gen404 Palette" in palettes
     assert all(not o.users_scene for o in palettes.values())
     group = figure.modifiers[0].node_group
     assert display.is_current(group)
@@ -242,6 +270,7 @@ def test_each_splat_gets_the_palette_material_of_its_colour(figure) -> None:
 
 def test_materials_suit_eevee_and_material_preview(figure) -> None:
     """EEVEE renders are too slow here to test by picture: check what EEVEE relies on."""
+    set_control(figure, "View-Dependent Color", True)  # makes the SH palette if need be
     plain = bpy.data.node_groups["gen404 Gaussian"]
     sh = bpy.data.node_groups["gen404 Gaussian SH"]
     for prefix, shader in (("gen404 Splat ", plain), ("gen404 Splat SH ", sh)):
