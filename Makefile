@@ -18,7 +18,7 @@ BLENDER_EXT = $(BPY)/lib/python3.11/site-packages/bpy/5.0/scripts/addons_core/bl
 SOURCES := $(shell git ls-files -co --exclude-standard -- '*.py' blender_manifest.toml \
              | grep -vE '^(tests|tools)/')
 
-.PHONY: bench build wheels venvs lint typecheck test test-unit test-blender test-blender-oldest demo fuzz clean
+.PHONY: bench bench-display build wheels venvs lint typecheck test test-unit test-blender test-blender-oldest demo fuzz clean
 
 $(DEV)/.ok: requirements/dev.txt requirements/sim.txt
 	$(PYTHON) -m venv $(DEV)
@@ -79,6 +79,9 @@ fuzz: $(DEV)/.ok
 
 bench: build
 	$(BPY)/bin/python tools/bench_import.py --zip $(ZIP)
+
+bench-display: $(BPY)/.ok
+	$(BPY)/bin/python tools/bench_display.py
 
 demo: build
 	$(BPY)/bin/python tools/demo.py --prompt "$(PROMPT)" --zip $(ZIP) --out demo

@@ -77,10 +77,13 @@ POINT_RADIUS_SIGMAS = 1.5
 """Points mode: a point's radius in (mean) standard deviations, about where a
 Gaussian of typical opacity fades below a quarter of its peak."""
 
-VIEWPORT_BUDGET = 250_000
+VIEWPORT_BUDGET = 150_000
 """Splats drawn in the viewport by default: bigger objects start with a viewport
 fraction that shows about this many (final renders always show all), because
-each splat is an instance and a million instances make the viewport crawl."""
+each splat is an instance: a million make the viewport crawl, and each costs the
+import's first evaluation about 70 ns (tools/bench_display.py; 250,000 took
+about 8 ms more at 1M splats). The price: a dense surface shown at 15% lets the
+far side show through in places (Material Preview), where 25% was nearly opaque."""
 
 SPLATS, POINTS = "Splats", "Points"
 MODES = (SPLATS, POINTS)
