@@ -24,7 +24,7 @@ from .client.errors import GatewayError
 from .client.jobs import GenerationRequest, JobEvent, JobRunner, JobSettings, Phase
 from .client.journal import JournalEntry, open_journal
 from .scene import builder
-from .scene.prepare import DisplayArrays, prepare
+from .splats.cloud import SplatCloud
 from .splats.reader import read_splat_file
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,9 @@ class TaskEntry:
         return max(0.0, end - self.started)
 
 
-def parse_result(path: Path) -> DisplayArrays:
-    """Worker-side: a downloaded result -> arrays ready for the scene (404 is +Y up)."""
-    return prepare(read_splat_file(path), "Y")
+def parse_result(path: Path) -> SplatCloud:
+    """Worker-side: a downloaded result, read and decoded for the scene."""
+    return read_splat_file(path)
 
 
 def _redraw() -> None:
@@ -282,8 +282,8 @@ class Session:
             entry.phase = event.phase.value
             return
         entry.phase = IMPORTING
-        arrays = event.payload
-        if not isinstance(arrays, DisplayArrays):
+        cloud = event.payload
+        if not isinstance(cloud, SplatCloud):
             raise TypeError("the worker delivered no splat data")
         scene, view_layer = bpy.context.scene, bpy.context.view_layer
         assert scene is not None and view_layer is not None
@@ -292,11 +292,13 @@ class Session:
             "gateway": entry.host,
             entry.kind: entry.label,
         }
-        obj = builder.build_object(scene, view_layer, arrays, entry.label, properties=properties)
+        obj = builder.build_object(
+            scene, view_layer, cloud, entry.label, up_axis="Y", properties=properties
+        )  # 404's results are +Y up
         entry.object_name = obj.name
         entry.phase = DONE
         open_journal(preferences.user_folder()).mark_imported(entry.task_id, obj.name)
-        entry.message = f"{arrays.cloud.count} splats"
+        entry.message = f"{cloud.count} splats"
         with contextlib.suppress(RuntimeError):  # no undo stack in background mode
             bpy.ops.ed.undo_push(message=f"404 Gen: {entry.label}")
 

@@ -13,6 +13,7 @@ from bpy_extras.io_utils import ExportHelper
 from ..scene import builder
 from ..scene.colors import SH_C0, linear_to_srgb
 from ..scene.prepare import EXTRA_PREFIX
+from ..splats.axes import frame_quaternion, quat_multiply
 from ..splats.export import export_cloud, rest_count
 from ..splats.ply import write_ply
 from .import_splat import UP_AXIS_ITEMS
@@ -44,19 +45,29 @@ def _attribute(mesh: bpy.types.Mesh, name: str, width: int) -> np.ndarray | None
 def object_cloud(obj: bpy.types.Object, up_axis: str = AS_IMPORTED) -> Any:
     """The SplatCloud to write for ``obj``, in the file axes, its world transform applied.
 
-    Raw values stored at import are written back as they were; an object without
-    them (made by hand, or an older import) gets them recomputed from the display
-    attributes.
+    The file's values stored at import (rotations and log scales in its frame,
+    opacity logits, SH) are written back as they were; an object without them
+    (made by hand, or imported by an older version) gets them from Blender-frame
+    ``rotation``, ``scale``, ``opacity`` and ``color`` attributes.
     """
     mesh: Any = obj.data
     n = len(mesh.vertices)
-    axis = str(obj.get(builder.PROP_PREFIX + "up_axis", "Y")) if up_axis == AS_IMPORTED else up_axis
+    imported = str(obj.get(builder.PROP_PREFIX + "up_axis", "Y"))
+    axis = imported if up_axis == AS_IMPORTED else up_axis
     positions = _attribute(mesh, "position", 3)
-    rotations = _attribute(mesh, "rotation", 4)
-    if rotations is None:
+    rotations: np.ndarray | None
+    file_rotations = _attribute(mesh, "file_rotation", 4)
+    if file_rotations is not None:  # file frame -> Blender's, as the display turns them
+        q = file_rotations.astype(np.float64)
+        q[np.einsum("ij,ij->i", q, q) < 1e-24] = (1.0, 0.0, 0.0, 0.0)  # none: the identity
+        rotations = quat_multiply(frame_quaternion(imported), q)
+    elif (rotations := _attribute(mesh, "rotation", 4)) is None:
         rotations = np.tile(np.array([1.0, 0.0, 0.0, 0.0], np.float32), (n, 1))
-    sigmas = _attribute(mesh, "scale", 3)
-    if sigmas is None:
+    sigmas: np.ndarray | None
+    log_scales = _attribute(mesh, "log_scale", 3)
+    if log_scales is not None:
+        sigmas = np.exp(log_scales.astype(np.float64))
+    elif (sigmas := _attribute(mesh, "scale", 3)) is None:
         sigmas = np.full((n, 3), 0.01, np.float32)
     logit = _attribute(mesh, "opacity_logit", 1)
     if logit is None:
@@ -80,7 +91,8 @@ def object_cloud(obj: bpy.types.Object, up_axis: str = AS_IMPORTED) -> Any:
             if values is not None:
                 extra[attr.name[len(EXTRA_PREFIX) :]] = values
     assert positions is not None
-    return export_cloud(
+    matrix = np.array(obj.matrix_world)
+    cloud = export_cloud(
         positions=positions,
         rotations=rotations,
         sigmas=sigmas,
@@ -89,9 +101,16 @@ def object_cloud(obj: bpy.types.Object, up_axis: str = AS_IMPORTED) -> Any:
         sh_rest=sh_rest,
         normals=_attribute(mesh, "file_normal", 3),
         extra=extra,
-        matrix=np.array(obj.matrix_world),
+        matrix=matrix,
         up_axis=axis,
     )
+    if axis == imported and np.array_equal(matrix, np.eye(4)):
+        # Untouched: the stored file values are the answer, bit for bit.
+        if file_rotations is not None:
+            cloud.rotations = file_rotations
+        if log_scales is not None:
+            cloud.log_scales = log_scales
+    return cloud
 
 
 def write_atomically(path: str, data: bytes) -> None:

@@ -4,8 +4,8 @@ Called from a script (``execute``) the import is synchronous: the operator
 returns once the objects exist, so ``blender -b`` scripts and the ``bpy`` module
 get them. Opened from the UI (file browser, drag and drop: ``invoke``) the files
 are read and decoded on a worker thread while a modal timer shows progress, so
-Blender stays responsive on a large capture; only the final copy of ready numpy
-arrays into Blender runs on the main thread.
+Blender stays responsive on a large capture; only the final copy into Blender
+runs on the main thread (and its arithmetic on two helper threads while it waits).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..scene import builder
-from ..scene.prepare import DisplayArrays, prepare
 from ..splats.cloud import SplatCloud, SplatFormatError
-from ..splats.reader import SUPPORTED_EXTENSIONS, read_splat_bytes
+from ..splats.reader import SUPPORTED_EXTENSIONS, open_rows, read_splat_bytes
+from ..splats.rows import RowSource
 from .returns import OperatorReturn
 
 UP_AXIS_ITEMS = [
@@ -62,17 +62,17 @@ def _problem(path: str, exc: BaseException) -> str:
 
 @dataclass
 class Loaded:
-    """One file's outcome on the worker: ready arrays, or what went wrong."""
+    """One file's outcome on the worker: its splats, or what went wrong."""
 
     path: str
-    arrays: DisplayArrays | None = None
+    cloud: SplatCloud | None = None
     error: BaseException | None = None
 
 
 class ImportJob:
-    """Reads, decodes and prepares files on one daemon thread; it never touches bpy.
+    """Reads and decodes files on one daemon thread; it never touches bpy.
 
-    Results come out in file order through a queue (plain numpy in DisplayArrays);
+    Results come out in file order through a queue (plain numpy in a SplatCloud);
     progress is a fraction of all the work and a short sentence.
     """
 
@@ -111,16 +111,14 @@ class ImportJob:
             try:
 
                 def progress(part: float, index: int = index, name: str = name) -> None:
-                    self._report(index, 0.6 * part, f"Reading {name}")
+                    self._report(index, 0.8 * part, f"Reading {name}")
 
                 cloud = load_file(path, progress, self._cancel.is_set)
                 if cloud is None:
                     break
-                self._report(index, 0.85, f"Preparing {name}")
-                arrays = prepare(cloud, self.up_axis)
-                del cloud
                 self._report(index, 1.0, f"Read {name}")
-                self.results.put(Loaded(path, arrays=arrays))
+                self.results.put(Loaded(path, cloud=cloud))
+                del cloud
             except Exception as exc:  # reported on the main thread, file by file
                 self.results.put(Loaded(path, error=exc))
         self.results.put(None)
@@ -186,26 +184,26 @@ class ImportOptions:
 def build_one(
     context: bpy.types.Context,
     path: str,
-    arrays: DisplayArrays,
+    source: SplatCloud | RowSource,
     options: ImportOptions,
     report: Report,
 ) -> bpy.types.Object:
-    """Copy one prepared file into the scene (main thread) and report what the user should know."""
+    """Copy one file's splats into the scene (main thread); report what the user should know."""
     scene, view_layer = context.scene, context.view_layer
     assert scene is not None and view_layer is not None
-    for warning in arrays.warnings:
-        report({"WARNING"}, f"{os.path.basename(path)}: {warning}")
-    count = arrays.count
+    name = os.path.basename(path)
     obj = builder.build_object(
         scene,
         view_layer,
-        arrays,
+        source,
         _object_name(path),
-        properties={"source": os.path.basename(path)},
+        up_axis=options.up_axis,
+        properties={"source": name},
         standard_view=options.standard_view,
         report=lambda text: report({"INFO"}, text),
+        warn=lambda text: report({"WARNING"}, f"{name}: {text}"),
     )
-    report({"INFO"}, f"Imported {count:,} splats from {os.path.basename(path)}")
+    report({"INFO"}, f"Imported {obj[builder.SPLAT_COUNT_PROP]:,} splats from {name}")
     return obj
 
 
@@ -253,12 +251,13 @@ class ThreadedImport:
         return self._end(context)
 
     def _build(self, context: bpy.types.Context, loaded: Loaded) -> None:
-        if loaded.arrays is None:
+        if loaded.cloud is None:
             self.failures += 1
             self.report({"ERROR"}, _problem(loaded.path, loaded.error or RuntimeError()))
             return
+        cloud, loaded.cloud = loaded.cloud, None  # freed once Blender holds its copy
         try:
-            obj = build_one(context, loaded.path, loaded.arrays, self.options, self.report)
+            obj = build_one(context, loaded.path, cloud, self.options, self.report)
         except Exception as exc:
             self.failures += 1
             self.report({"ERROR"}, _problem(loaded.path, exc))
@@ -355,11 +354,12 @@ class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[
         built, problems = 0, []
         for path in paths:
             try:
-                cloud = load_file(path)
-                assert cloud is not None
-                arrays = prepare(cloud, self.up_axis)
-                del cloud
-                build_one(context, path, arrays, self.import_options(), self.report)
+                # Binary PLYs stream from disk straight into Blender's memory.
+                source = open_rows(path)
+                try:
+                    build_one(context, path, source, self.import_options(), self.report)
+                finally:
+                    source.close()
             except Exception as exc:  # one bad file must not stop the others
                 problems.append(_problem(path, exc))
             else:

@@ -1,25 +1,26 @@
-"""Turn a SplatCloud into one Blender object: a mesh of points with splat attributes.
+"""Turn splats into one Blender object: a mesh of points with splat attributes.
 
-The heavy maths (axis conversion, activations) is numpy and happens before, in
-``prepare`` (on a worker thread when the caller has one); here Blender only
-receives ready arrays through ``foreach_set``, one contiguous block per
-attribute, each released as soon as Blender holds its copy. The object keeps the
-raw SH and opacity logits so an export can reproduce the file.
+The mesh and its attributes are created first, empty; then ``prepare.fill``
+converts the source's rows straight into Blender's own attribute memory (numpy
+views of it, see ``attribute_views``) on two threads while the main thread
+waits. No full-size numpy copy of the data exists at any point, and nothing is
+copied twice. The mesh belongs to no scene while it is filled, so nothing else
+in Blender can look at it meanwhile.
 """
 
 from __future__ import annotations
 
-import threading
+import ctypes
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bpy
 import numpy as np
 
 from ..splats.cloud import SplatCloud
+from ..splats.rows import CloudRows, RowSource
 from . import display
-from .prepare import ATTRIBUTE_TYPES, EXTRA_PREFIX, DisplayArrays, prepare
+from .prepare import Attribute, attribute_plan, fill
 
 COLLECTION_NAME = "404 Generations"
 MODIFIER_NAME = "gen404 Splats"
@@ -29,13 +30,7 @@ SPLAT_COUNT_PROP = PROP_PREFIX + "splats"
 TONE_MAPPING_VIEWS = ("AgX", "Filmic")
 """Blender's default view transforms (4.0+ and before): the ones an import replaces."""
 
-_FOREACH_KEY = {
-    "FLOAT": "value",
-    "INT": "value",
-    "QUATERNION": "value",
-    "FLOAT_VECTOR": "vector",
-    "FLOAT_COLOR": "color",
-}
+_FOREACH_KEY = {"FLOAT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}
 
 
 def is_splat_object(obj: bpy.types.Object | None) -> bool:
@@ -56,68 +51,60 @@ def splat_modifier(obj: bpy.types.Object) -> bpy.types.Modifier | None:
     return None
 
 
-def _set(mesh: bpy.types.Mesh, name: str, kind: str, values: np.ndarray) -> None:
-    attr: Any = mesh.attributes.get(name) or mesh.attributes.new(name, kind, "POINT")  # type: ignore[arg-type]
-    dtype = np.int32 if kind == "INT" else np.float32
-    attr.data.foreach_set(_FOREACH_KEY[kind], np.ascontiguousarray(values, dtype=dtype).ravel())
+def attribute_views(mesh: bpy.types.Mesh, plan: list[Attribute]) -> dict[str, np.ndarray] | None:
+    """(N, width) float32 numpy views of the mesh's attribute arrays, or None.
 
-
-def _set_sh_rest(mesh: bpy.types.Mesh, sh_rest: np.ndarray) -> None:
-    """One FLOAT_VECTOR attribute per coefficient (file frame), as the SH shader reads them.
-
-    Each (N, 3) plane is gathered moving whole 12-byte triplets (a void view: half
-    the time of a float copy) into one of two reused buffers, on a helper thread
-    while Blender allocates and fills the previous plane's attribute: numpy's copy
-    runs without the GIL, so the two overlap.
+    An attribute element's RNA pointer is its address in the attribute's array;
+    the views are made only if the first and last elements are exactly where a
+    packed float32 array puts them (else None, and the caller copies with
+    ``foreach_set``). Valid until the mesh's attributes change: use them at once.
     """
-    n, k = sh_rest.shape[:2]
-    source = np.ascontiguousarray(sh_rest, dtype=np.float32).reshape(n, 3 * k).view("V12")
-    planes = [np.empty((n, 3), dtype=np.float32) for _ in range(min(k, 2))]
-
-    copying = threading.Event()
-
-    def gather(i: int) -> np.ndarray:
-        plane = planes[i % 2]
-        target = plane.view("V12").reshape(n)
-        copying.set()
-        np.copyto(target, source[:, i])  # releases the GIL
-        return plane
-
-    with ThreadPoolExecutor(1, thread_name_prefix="gen404 sh") as pool:
-        pending = pool.submit(gather, 0)
-        for i in range(k):
-            plane = pending.result()
-            if i + 1 < k:  # the other buffer is free again: fill it meanwhile
-                copying.clear()
-                pending = pool.submit(gather, i + 1)
-                # Let the copy start before Blender takes the GIL for its allocation.
-                copying.wait()
-            attr: Any = mesh.attributes.new(f"sh_rest_{i}", "FLOAT_VECTOR", "POINT")
-            attr.data.foreach_set("vector", plane.ravel())
+    n = len(mesh.vertices)
+    if n == 0:
+        return None
+    views = {}
+    for attr in plan:
+        attribute: Any = mesh.attributes[attr.name]  # typed as the base class, without .data
+        data = attribute.data
+        first, last = data[0].as_pointer(), data[n - 1].as_pointer()
+        if not first or last - first != (n - 1) * 4 * attr.width:
+            return None
+        block = (ctypes.c_float * (n * attr.width)).from_address(first)
+        views[attr.name] = np.ctypeslib.as_array(block).reshape(n, attr.width)
+    return views
 
 
-def build_mesh(name: str, arrays: DisplayArrays) -> bpy.types.Mesh:
-    """A mesh with one vertex per splat and its attributes; consumes ``arrays.layers``."""
-    if not arrays.layers:
-        raise ValueError("these splat arrays were already built into an object")
+def build_mesh(
+    name: str,
+    source: RowSource,
+    up_axis: str = "Y",
+) -> tuple[bpy.types.Mesh, list[str]]:
+    """A mesh with one vertex per splat and its attributes, and what the user should know."""
+    plan, extras, warnings = attribute_plan(source)
     mesh = bpy.data.meshes.new(name)
-    mesh.vertices.add(arrays.count)
-    layers = arrays.layers
-    while layers:
-        key = next(iter(layers))
-        values = layers.pop(key)
-        if key == "sh_rest":
-            _set_sh_rest(mesh, values)
-        elif key.startswith(EXTRA_PREFIX):
-            _set(mesh, key, "FLOAT", values)
-        else:
-            _set(mesh, key, ATTRIBUTE_TYPES[key], values)
-        del values  # Blender holds its copy now: let numpy's go
-    color: Any = mesh.color_attributes.get("color")
-    if color is not None:
-        mesh.color_attributes.active_color = color
-    mesh.update()
-    return mesh
+    try:
+        mesh.vertices.add(source.count)
+        select = mesh.attributes.get(".select_vert")  # edit-mode selection, all False:
+        if select is not None:  # not worth a copy on every instance the display makes
+            mesh.attributes.remove(select)
+        for attr in plan[1:]:
+            mesh.attributes.new(attr.name, attr.kind, "POINT")  # type: ignore[arg-type]
+        views = attribute_views(mesh, plan)
+        if views is not None:
+            fill(source, views, up_axis, extras)
+            del views
+        else:  # no direct access (or no splats): fill numpy arrays, then copy them in
+            arrays = {a.name: np.empty((source.count, a.width), np.float32) for a in plan}
+            fill(source, arrays, up_axis, extras)
+            for attr in plan:
+                values = arrays.pop(attr.name).ravel()
+                target: Any = mesh.attributes[attr.name]
+                target.data.foreach_set(_FOREACH_KEY[attr.kind], values)
+        mesh.update()
+    except BaseException:
+        bpy.data.meshes.remove(mesh)
+        raise
+    return mesh, [*source.warnings, *warnings]
 
 
 def _collection(scene: bpy.types.Scene) -> bpy.types.Collection:
@@ -135,37 +122,36 @@ def _collection(scene: bpy.types.Scene) -> bpy.types.Collection:
 def build_object(
     scene: bpy.types.Scene,
     view_layer: bpy.types.ViewLayer,
-    source: SplatCloud | DisplayArrays,
+    source: SplatCloud | RowSource,
     name: str,
     *,
     up_axis: str = "Y",
     properties: Mapping[str, str | int | float] | None = None,
     standard_view: bool = True,
     report: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> bpy.types.Object:
     """Create the splat object at the 3D cursor in "404 Generations", selected and active.
 
-    A DisplayArrays ``source`` is consumed (see ``DisplayArrays``). With
-    ``standard_view`` the scene's tone-mapping view transform becomes Standard
-    (see ``use_standard_view``); ``report`` gets a sentence for each such change
-    to the scene. If anything fails half-way, what was created is removed again
-    so the scene stays as it was.
+    With ``standard_view`` the scene's tone-mapping view transform becomes
+    Standard (see ``use_standard_view``); ``report`` gets a sentence for each such
+    change to the scene, ``warn`` one for each thing the file lost on the way
+    (dropped SH bands, an extra property's name...). If anything fails half-way,
+    what was created is removed again so the scene stays as it was.
     """
-    arrays = source if isinstance(source, DisplayArrays) else prepare(source, up_axis)
+    rows = CloudRows(source) if isinstance(source, SplatCloud) else source
     mesh = obj = None
     try:
-        mesh = build_mesh(name, arrays)
+        mesh, warnings = build_mesh(name, rows, up_axis)
         obj = bpy.data.objects.new(name, mesh)
         obj.location = scene.cursor.location
         mod: Any = obj.modifiers.new(MODIFIER_NAME, "NODES")
         mod.node_group = display.ensure_display()
-        for control, value in display.object_defaults(
-            arrays.up_axis, arrays.sh_degree, arrays.count
-        ).items():
+        for control, value in display.object_defaults(up_axis, rows.sh_degree, rows.count).items():
             display.set_input(mod, control, value)
-        obj[PROP_PREFIX + "up_axis"] = arrays.up_axis
-        obj[PROP_PREFIX + "sh_degree"] = arrays.sh_degree
-        obj[SPLAT_COUNT_PROP] = arrays.count
+        obj[PROP_PREFIX + "up_axis"] = up_axis
+        obj[PROP_PREFIX + "sh_degree"] = rows.sh_degree
+        obj[SPLAT_COUNT_PROP] = rows.count
         for key, value in (properties or {}).items():
             obj[PROP_PREFIX + key] = value
         _collection(scene).objects.link(obj)
@@ -182,6 +168,9 @@ def build_object(
     if obj.name in view_layer.objects:
         obj.select_set(True, view_layer=view_layer)
         view_layer.objects.active = obj
+    for warning in warnings:
+        if warn is not None:
+            warn(warning)
     for change in ensure_render_settings(scene, standard_view=standard_view):
         if report is not None:
             report(change)

@@ -36,7 +36,7 @@ every object's modifier keeps its values).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,7 @@ SH_PALETTE_NAME = "gen404 Palette SH"
 PALETTE_KEY = "gen404_palette"
 """Marks the two palette objects (its value is the palette's name)."""
 VERSION_KEY = "gen404_version"
-DISPLAY_VERSION = 3
+DISPLAY_VERSION = 4
 """Bumped whenever the groups change; older groups are rebuilt in place."""
 
 SIGMA_CUTOFF = 3.0
@@ -146,13 +146,14 @@ FILE_FRAME = Control(
 )
 CONTROLS = (MODE, SIZE, OPACITY_THRESHOLD, VIEWPORT_FRACTION, VIEW_DEPENDENT, FILE_FRAME)
 
-_UNREAD = ("extra_*", "file_normal", "opacity", "color", "palette")
+_UNREAD = ("extra_*", "file_normal", ".select_vert", "opacity", "color", "palette")
 _REMOVED_FOR_PLAIN = ("sh_rest_*", *_UNREAD)
 _REMOVED_FOR_SH = _UNREAD
-_REMOVED_FOR_POINTS = ("sh_rest_*", "rotation", *_UNREAD)
+_REMOVED_FOR_POINTS = ("sh_rest_*", "file_rotation", "rotation", *_UNREAD)
 """Layers a display branch never reads, dropped before instancing: instances of a
 subset get copies of every point attribute that is left. (``opacity``, ``color``
-and ``palette`` are what objects imported before version 3 of the display also carry.)"""
+and ``palette`` are what objects imported before version 3 of the display also
+carry; ``.select_vert`` is edit-mode selection.)"""
 
 
 # --- public API -------------------------------------------------------------------------
@@ -444,10 +445,10 @@ def _sh_color(g: _Graph, dc: Any, incoming: Any) -> Any:
 
     The view direction (camera to splat) is taken in the file's frame, where the
     coefficients live: the instance-space incoming vector is scaled back by the
-    splat's sigmas and turned by ``sh_frame``, the quaternion from the splat's
-    frame to the file's (written by the geometry nodes).
+    splat's sigmas (``sh_sigma``) and turned by ``sh_frame``, the quaternion from
+    the splat's frame to the file's (both written on the instances by the group).
     """
-    v = g.vec("MULTIPLY", _instancer(g, "scale").outputs["Vector"], g.scale(incoming, -1.0))
+    v = g.vec("MULTIPLY", _instancer(g, "sh_sigma").outputs["Vector"], g.scale(incoming, -1.0))
     frame = _instancer(g, "sh_frame")
     u, w = frame.outputs["Vector"], frame.outputs["Alpha"]
     # q v q*: v + w t + u x t with t = 2 u x v.
@@ -715,7 +716,9 @@ def _build_node_group(
     points_in = switch("GEOMETRY", view_dependent, plain_points, strip(geometry, _REMOVED_FOR_SH))
 
     # Splats: a palette sphere per point, in the Gaussian's frame and size.
-    scale = g.scale(named("scale", "FLOAT_VECTOR"), size)
+    sigma = _sigmas(g, named)
+    file_rotation = _file_rotation(g, named, g_in.outputs[FILE_FRAME.name])
+    scale = g.scale(sigma, size)
     instance = g.node("GeometryNodeInstanceOnPoints")
     instance.inputs["Pick Instance"].default_value = True
     # Keep only the splats shown first: Instance on Points then evaluates its inputs
@@ -736,15 +739,16 @@ def _build_node_group(
     )
     palette_index = _palette_index(g, named("sh_dc", "FLOAT_VECTOR"))
     g.links.new(palette_index, instance.inputs["Instance Index"])
-    g.links.new(named("rotation", "QUATERNION"), instance.inputs["Rotation"])
+    g.links.new(
+        _blender_rotation(g, file_rotation, g_in.outputs[FILE_FRAME.name]),
+        instance.inputs["Rotation"],
+    )
     g.links.new(scale, instance.inputs["Scale"])
     splats = instance.outputs["Instances"]
-    # For the SH shader: each instance's rotation into the file's frame, as a quaternion.
-    to_file = g.node("FunctionNodeRotateRotation", rotation_space="GLOBAL")
-    g.links.new(named("rotation", "QUATERNION"), to_file.inputs["Rotation"])
-    g.links.new(g_in.outputs[FILE_FRAME.name], to_file.inputs["Rotate By"])
+    # For the SH shader: each instance's rotation into the file's frame (a quaternion)
+    # and its sigmas, stored on the instances.
     quaternion = g.node("FunctionNodeRotationToQuaternion")
-    g.links.new(to_file.outputs[0], quaternion.inputs[0])
+    g.links.new(file_rotation, quaternion.inputs[0])
     packed = g.node("FunctionNodeCombineColor")
     for src, dst in (("X", "Red"), ("Y", "Green"), ("Z", "Blue"), ("W", "Alpha")):
         g.links.new(quaternion.outputs[src], packed.inputs[dst])
@@ -752,10 +756,16 @@ def _build_node_group(
     store.inputs["Name"].default_value = "sh_frame"
     g.links.new(splats, store.inputs["Geometry"])
     g.links.new(packed.outputs[0], store.inputs["Value"])
-    splats = switch("GEOMETRY", view_dependent, splats, store.outputs[0])
+    store_sigma = g.node(
+        "GeometryNodeStoreNamedAttribute", data_type="FLOAT_VECTOR", domain="INSTANCE"
+    )
+    store_sigma.inputs["Name"].default_value = "sh_sigma"
+    g.links.new(store.outputs[0], store_sigma.inputs["Geometry"])
+    g.links.new(sigma, store_sigma.inputs["Value"])
+    splats = switch("GEOMETRY", view_dependent, splats, store_sigma.outputs[0])
 
     # Points: the splats' centres as a point cloud, sized from their mean sigma.
-    mean_sigma = g.vec("DOT_PRODUCT", named("scale", "FLOAT_VECTOR"), (1 / 3,) * 3)
+    mean_sigma = g.vec("DOT_PRODUCT", sigma, (1 / 3,) * 3)
     to_points = g.node("GeometryNodeMeshToPoints")
     g.links.new(strip(geometry, _REMOVED_FOR_POINTS), to_points.inputs["Mesh"])
     g.links.new(selection, to_points.inputs["Selection"])
@@ -774,6 +784,69 @@ def _build_node_group(
     g.layout()
     group[VERSION_KEY] = DISPLAY_VERSION
     _fill_new_inputs(group, added)
+
+
+Named = Callable[[str, str], Any]
+"""``named(attribute, data_type)``: a Named Attribute node's value output."""
+
+
+def _exists(g: _Graph, named: Named, name: str, data_type: str) -> tuple[Any, Any]:
+    """An attribute's value and whether the geometry has it (a single value, cheap to switch on)."""
+    value = named(name, data_type)
+    return value, value.node.outputs["Exists"]
+
+
+def _switch(g: _Graph, kind: str, condition: Any, if_false: Any, if_true: Any) -> Any:
+    node = g.node("GeometryNodeSwitch", input_type=kind)
+    g.feed(node.inputs["Switch"], condition)
+    g.feed(node.inputs["False"], if_false)
+    g.feed(node.inputs["True"], if_true)
+    return node.outputs[0]
+
+
+def _sigmas(g: _Graph, named: Named) -> Any:
+    """Standard deviations per local axis: exp of the file's ``log_scale``.
+
+    Objects imported before display version 4 hold them ready in ``scale``.
+    """
+    log_scale, has_log = _exists(g, named, "log_scale", "FLOAT_VECTOR")
+    xyz = g.node("ShaderNodeSeparateXYZ")
+    g.links.new(log_scale, xyz.inputs[0])
+    combined = g.node("ShaderNodeCombineXYZ")
+    for i in range(3):
+        g.links.new(g.math("EXPONENT", xyz.outputs[i]), combined.inputs[i])
+    return _switch(g, "VECTOR", has_log, named("scale", "FLOAT_VECTOR"), combined.outputs[0])
+
+
+def _file_rotation(g: _Graph, named: Named, file_frame: Any) -> Any:
+    """Each splat's rotation in the file's frame: its quaternion there, normalised.
+
+    A quaternion attribute read straight into a rotation is used as it is, and an
+    un-normalised one would scale the splat; the round trip through its four
+    components normalises it (no rotation at all becomes the identity). Objects
+    imported before display version 4 hold a Blender-frame ``rotation`` instead:
+    it is turned by the file frame.
+    """
+    stored, has_file = _exists(g, named, "file_rotation", "QUATERNION")
+    raw = g.node("FunctionNodeRotationToQuaternion")
+    g.links.new(stored, raw.inputs[0])
+    rotation = g.node("FunctionNodeQuaternionToRotation")
+    for part in "WXYZ":
+        g.links.new(raw.outputs[part], rotation.inputs[part])
+    legacy = g.node("FunctionNodeRotateRotation", rotation_space="GLOBAL")
+    g.links.new(named("rotation", "QUATERNION"), legacy.inputs["Rotation"])
+    g.links.new(file_frame, legacy.inputs["Rotate By"])
+    return _switch(g, "ROTATION", has_file, legacy.outputs[0], rotation.outputs[0])
+
+
+def _blender_rotation(g: _Graph, file_rotation: Any, file_frame: Any) -> Any:
+    """A splat's rotation in Blender's frame: the file frame's turn undone."""
+    to_blender = g.node("FunctionNodeInvertRotation")
+    g.links.new(file_frame, to_blender.inputs[0])
+    turned = g.node("FunctionNodeRotateRotation", rotation_space="GLOBAL")
+    g.links.new(file_rotation, turned.inputs["Rotation"])
+    g.links.new(to_blender.outputs[0], turned.inputs["Rotate By"])
+    return turned.outputs[0]
 
 
 SUBSET_PERIOD = 4096

@@ -477,6 +477,16 @@ def _count_error(n: int, present: int, record: str) -> SplatFormatError:
 def _binary_columns(
     buf: memoryview, header: _Header, vertex: _Element, skip: list[_Element]
 ) -> _Columns:
+    return _Columns(buf, *_binary_layout(len(buf), header, vertex, skip))
+
+
+def _binary_layout(
+    size: int, header: _Header, vertex: _Element, skip: list[_Element]
+) -> tuple[int, int, int, list[int], list[np.dtype]]:
+    """Where the vertex records of a binary PLY of ``size`` bytes lie.
+
+    (start, count, stride, offsets, dtypes); raises if the claimed count does not fit.
+    """
     order = "<" if header.fmt == "binary_little_endian" else ">"
     dtypes = [np.dtype(order + code) for _, code in vertex.props]
     offsets = [0]
@@ -484,12 +494,12 @@ def _binary_columns(
         offsets.append(offsets[-1] + dt.itemsize)
     stride = offsets[-1] + dtypes[-1].itemsize
     start = header.body_start + sum(e.count * e.record_size() for e in skip)
-    available = max(0, len(buf) - start)
+    available = max(0, size - start)
     n = vertex.count
     # Checked before anything is allocated: a tiny file claiming 10^9 splats stops here.
     if n * stride > available:
         raise _count_error(n, available // stride, f"{stride} bytes each, {available:,} bytes")
-    return _Columns(buf, start, n, stride, offsets, dtypes)
+    return start, n, stride, offsets, dtypes
 
 
 def _ascii_columns(

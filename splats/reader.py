@@ -15,10 +15,18 @@ import numpy as np
 
 from .cloud import SplatCloud, SplatFormatError
 from .ply import read_ply
+from .ply_rows import open_ply_rows
+from .rows import CloudRows, RowSource
 from .splat_format import read_dot_splat
 from .spz import GZIP_MAGIC, NGSP, ZSTD_MAGIC, read_spz
 
-__all__ = ["SUPPORTED_EXTENSIONS", "detect_format", "read_splat_bytes", "read_splat_file"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "detect_format",
+    "open_rows",
+    "read_splat_bytes",
+    "read_splat_file",
+]
 
 SUPPORTED_EXTENSIONS = (".ply", ".spz", ".splat")
 
@@ -66,6 +74,20 @@ def read_splat_file(path: str | os.PathLike) -> SplatCloud:
     """Read a .ply, .spz or .splat file from disk (one read, then as read_splat_bytes)."""
     path = Path(path)
     return read_splat_bytes(np.fromfile(path, dtype=np.uint8), path.name)
+
+
+def open_rows(path: str | os.PathLike) -> RowSource:
+    """Any splat file as a RowSource: binary PLYs stream from disk, the rest is read whole.
+
+    Close it when done.
+    """
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"ply"):
+        rows = open_ply_rows(path)
+        if rows is not None:
+            return rows
+    return CloudRows(read_splat_file(path))
 
 
 def _unknown(head: bytes, size: int, name: str) -> str:

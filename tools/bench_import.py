@@ -13,7 +13,7 @@ memory each import adds (the process's peak RSS, reset before each import
 through /proc/self/clear_refs, minus the RSS before it, each in a fresh process)
 next to the file size;
 SPZ decoding speed at 1M splats; and the main-thread part of importing a
-200k-splat generation (``builder.build_object`` on arrays a worker prepared).
+200k-splat generation (``builder.build_object`` on the cloud a worker read).
 Prints a markdown table.
 """
 
@@ -142,7 +142,6 @@ def main() -> None:
     assert result == {"FINISHED"}, result
     builder = sys.modules[ADDON + ".scene.builder"]
     display = sys.modules[ADDON + ".scene.display"]
-    prepare = sys.modules[ADDON + ".scene.prepare"].prepare
     reader = sys.modules[ADDON + ".splats.reader"]
 
     folder = Path(tempfile.mkdtemp(prefix="gen404-bench-"))
@@ -230,13 +229,13 @@ def main() -> None:
     except ImportError as exc:
         spz_line = f"skipped: {exc}"
 
-    # Main thread of a 200k-splat generation: the worker read and prepared the arrays.
+    # Main thread of a 200k-splat generation: the worker downloaded and read the file.
     generation = ply_bytes(200_000, 0, seed=2)
     main_runs = []
     for _ in range(args.runs):
-        arrays = prepare(reader.read_splat_bytes(generation, "result.ply"), "Y")
+        cloud = reader.read_splat_bytes(generation, "result.ply")
         started = time.perf_counter()
-        obj = builder.build_object(bpy.context.scene, bpy.context.view_layer, arrays, "generation")
+        obj = builder.build_object(bpy.context.scene, bpy.context.view_layer, cloud, "generation")
         main_runs.append(time.perf_counter() - started)
         forget(obj)
     main_thread = statistics.median(main_runs)

@@ -60,22 +60,16 @@ def wait_for_event(events: queue.Queue, timeout: float = 20.0) -> None:
             events.not_empty.wait(remaining)
 
 
-DISPLAYED_LAYERS = {"position", "rotation", "scale", "opacity_logit", "sh_dc"}
-LEGACY_LAYERS = ("opacity", "color", "palette")
-"""Derived layers imports used to write; the display must not need them."""
+FILE_LAYERS = {"position", "file_rotation", "log_scale", "opacity_logit", "sh_dc"}
+DERIVED_LAYERS = ("rotation", "scale", "opacity", "color", "palette")
+"""Layers imports used to write: the display must derive all of them itself."""
 
 
-def drop_legacy_layers(obj: bpy.types.Object) -> None:
-    """Leave ``obj`` with only the layers a splat object keeps from now on.
+def assert_file_values_only(obj: bpy.types.Object) -> None:
+    """``obj`` holds the file's values and nothing derived from them.
 
-    Renders and instances checked afterwards then prove the display derives
-    opacity, colour and palette entry from ``opacity_logit`` and ``sh_dc`` alone.
+    Renders and instances checked afterwards then prove that the display derives
+    rotation, size, opacity, colour and palette entry from the raw values alone.
     """
-    mesh = obj.data
-    for name in LEGACY_LAYERS:
-        attr = mesh.attributes.get(name)
-        if attr is not None:
-            mesh.attributes.remove(attr)
-    names = {a.name for a in mesh.attributes}
-    assert names >= DISPLAYED_LAYERS and not names & set(LEGACY_LAYERS), names
-    obj.update_tag()
+    names = {a.name for a in obj.data.attributes}
+    assert names >= FILE_LAYERS and not names & set(DERIVED_LAYERS), names

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.blender.helpers import ROOT, addon_module, splat_objects
-from tests.blender.test_look import SH_C0, euler_matrix, sh_basis
+from tests.blender.test_look import SH_C0, euler_matrix, sh_basis, srgb_to_linear
 from tests.blender.test_ui import Recorder, operators_in
 from tests.simulator import figure_ply_bytes
 
@@ -105,16 +105,10 @@ def test_round_trip_reproduces_every_field(addon, clean_scene, tmp_path, source,
     import_and_export(path, out, up_axis)
     before, after = parse_ply(path), parse_ply(out)
     assert list(after) == list(before)  # same properties, same (Inria) order
-    rotations = [f"rot_{i}" for i in range(4)]
+    # Untouched, the object holds the file's values and gives them back bit for bit
+    # (un-normalised quaternions included).
     for name, values in before.items():
-        if name in rotations:
-            continue
-        atol = 2e-6 * max(1.0, float(np.abs(values).max()))
-        np.testing.assert_allclose(after[name], values, rtol=1e-6, atol=atol, err_msg=name)
-    # Quaternions: up to normalisation and sign.
-    np.testing.assert_allclose(
-        unit(stack(after, *rotations)), unit(stack(before, *rotations)), atol=2e-6
-    )
+        np.testing.assert_array_equal(after[name], values, err_msg=name)
 
 
 def _transform(location, euler, scale):
@@ -182,15 +176,52 @@ def test_export_needs_one_selected_splat_object(addon, clean_scene, tmp_path) ->
     assert operators_in(log)["gen404.export_splat"][4] == "Gaussian Splat (.ply)"
 
 
-def test_an_edited_object_exports_what_it_shows(addon, clean_scene, tmp_path) -> None:
-    """Raw values missing (a hand-made object): they are rebuilt from the display ones."""
+def test_an_object_without_the_file_values_exports_what_it_shows(
+    addon, clean_scene, tmp_path
+) -> None:
+    """No raw values (a hand-made object, an older import): Blender-frame display ones serve."""
     source, out = DATA / "gen404_sh0.src.ply", tmp_path / "rebuilt.ply"
     assert bpy.ops.gen404.import_splat(filepath=str(source), up_axis="Y") == {"FINISHED"}
     (obj,) = splat_objects()
-    for name in ("opacity_logit", "sh_dc"):
-        obj.data.attributes.remove(obj.data.attributes[name])
+    mesh = obj.data
+    for name in ("file_rotation", "log_scale", "opacity_logit", "sh_dc"):
+        mesh.attributes.remove(mesh.attributes[name])
+    before = parse_ply(source)
+    turn = np.array([np.sqrt(0.5), np.sqrt(0.5), 0, 0])  # +Y up -> +Z up, about X
+    q = unit(stack(before, "rot_0", "rot_1", "rot_2", "rot_3"))
+    w, x, y, z = q.T
+    c = turn[0]
+    display = {
+        "rotation": (
+            "QUATERNION",
+            "value",
+            np.stack([c * (w - x), c * (x + w), c * (y - z), c * (z + y)], 1),
+        ),
+        "scale": ("FLOAT_VECTOR", "vector", np.exp(stack(before, "scale_0", "scale_1", "scale_2"))),
+        "opacity": ("FLOAT", "value", 1 / (1 + np.exp(-before["opacity"].astype(np.float64)))),
+        "color": (
+            "FLOAT_COLOR",
+            "color",
+            np.concatenate(
+                [
+                    srgb_to_linear(
+                        np.clip(0.5 + SH_C0 * stack(before, "f_dc_0", "f_dc_1", "f_dc_2"), 0, 1)
+                    ),
+                    np.ones((len(q), 1)),
+                ],
+                1,
+            ),
+        ),
+    }
+    for name, (kind, key, values) in display.items():
+        mesh.attributes.new(name, kind, "POINT").data.foreach_set(
+            key, values.astype(np.float32).ravel()
+        )
     assert bpy.ops.gen404.export_splat(filepath=str(out)) == {"FINISHED"}
-    before, after = parse_ply(source), parse_ply(out)
+    after = parse_ply(out)
+    for name in ("x", "y", "z", "scale_0", "scale_1", "scale_2"):
+        np.testing.assert_allclose(after[name], before[name], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(unit(stack(after, "rot_0", "rot_1", "rot_2", "rot_3")), q, atol=1e-5)
     moderate = np.abs(before["opacity"]) < 6  # float32 sigmoids saturate beyond
     np.testing.assert_allclose(after["opacity"][moderate], before["opacity"][moderate], atol=2e-3)
     for c in range(3):

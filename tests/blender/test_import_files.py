@@ -83,18 +83,18 @@ def test_ui_import_reads_on_a_worker_and_builds_on_the_main_thread(
 ) -> None:
     folder, names = three_formats
     module = addon_module("operators.import_splat")
-    threads: dict[str, set[int]] = {"prepare": set(), "build": set()}
-    prepare, build = module.prepare, module.builder.build_object
+    threads: dict[str, set[int]] = {"read": set(), "build": set()}
+    load, build = module.load_file, module.builder.build_object
 
-    def recording_prepare(*args, **kwargs):
-        threads["prepare"].add(threading.get_ident())
-        return prepare(*args, **kwargs)
+    def recording_load(*args, **kwargs):
+        threads["read"].add(threading.get_ident())
+        return load(*args, **kwargs)
 
     def recording_build(*args, **kwargs):
         threads["build"].add(threading.get_ident())
         return build(*args, **kwargs)
 
-    monkeypatch.setattr(module, "prepare", recording_prepare)
+    monkeypatch.setattr(module, "load_file", recording_load)
     monkeypatch.setattr(module.builder, "build_object", recording_build)
     reports: list[tuple[set, str]] = []
     importer = module.ThreadedImport(
@@ -115,7 +115,7 @@ def test_ui_import_reads_on_a_worker_and_builds_on_the_main_thread(
     assert progress == sorted(progress) and progress[-1] == 1.0
     main = threading.get_ident()
     assert threads["build"] == {main}  # Blender data only on the main thread...
-    assert threads["prepare"] and main not in threads["prepare"]  # ...the numpy work off it
+    assert threads["read"] and main not in threads["read"]  # ...reading and decoding off it
     assert any("Imported 3,000 splats from figure.ply" in text for _, text in reports)
 
 

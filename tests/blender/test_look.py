@@ -18,7 +18,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import drop_legacy_layers, splat_objects
+from tests.blender.helpers import assert_file_values_only, splat_objects
 from tests.unit.plyfiles import make_ply
 
 SH_C0 = 0.28209479177387814
@@ -216,7 +216,7 @@ def known_splats(addon, clean_scene, tmp_path):
     path.write_bytes(splat_ply(SPLATS))
     assert bpy.ops.gen404.import_splat(filepath=str(path), up_axis="Z") == {"FINISHED"}
     (obj,) = splat_objects()
-    drop_legacy_layers(obj)
+    assert_file_values_only(obj)
     cam = stage(clean_scene, obj)
     yield obj
     bpy.data.objects.remove(cam)
@@ -333,7 +333,7 @@ def test_view_dependent_colour_follows_the_sh_formula(addon, clean_scene, tmp_pa
     assert bpy.ops.gen404.import_splat(filepath=str(path), up_axis="Y") == {"FINISHED"}
     (obj,) = splat_objects()
     assert obj["gen404_sh_degree"] == 3
-    drop_legacy_layers(obj)
+    assert_file_values_only(obj)
     cam = stage(clean_scene, obj)
     obj.location = (0.05, 0.0, 0.05)  # the centre lands on a pixel centre
     row, col = pixel_of(0.05, 0.05)

@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import addon_module, drop_legacy_layers, splat_objects
+from tests.blender.helpers import addon_module, assert_file_values_only, splat_objects
 from tests.blender.test_look import (
     ISOTROPIC,
     SPLATS,
@@ -58,7 +58,7 @@ def figure(addon, clean_scene, tmp_path):
     path.write_bytes(figure_ply_bytes())
     bpy.ops.gen404.import_splat(filepath=str(path))
     (obj,) = splat_objects()
-    drop_legacy_layers(obj)
+    assert_file_values_only(obj)
     return obj
 
 
@@ -68,7 +68,7 @@ def known(addon, clean_scene, tmp_path):
     path.write_bytes(splat_ply(SPLATS))
     bpy.ops.gen404.import_splat(filepath=str(path), up_axis="Z")
     (obj,) = splat_objects()
-    drop_legacy_layers(obj)
+    assert_file_values_only(obj)
     cam = stage(clean_scene, obj)
     yield obj
     bpy.data.objects.remove(cam)
@@ -149,6 +149,61 @@ def test_the_palettes_are_objects_outside_every_scene(figure, tmp_path) -> None:
     assert display.is_current(group) and figure.modifiers[0].node_group == group
     figure.update_tag()
     assert len(splat_instances(figure)) == len(make_figure()["positions"])
+
+
+def _quat_matrix(q: np.ndarray) -> np.ndarray:
+    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        axis=1,
+    )
+
+
+def _instance_table(obj: bpy.types.Object) -> np.ndarray:
+    """(n, 4, 4) instance matrices, in the order of their positions (unique per splat)."""
+    mats = np.array([np.array(m) for m in splat_instances(obj)])
+    order = np.lexsort(mats[:, :3, 3].T)
+    return mats[order]
+
+
+def test_each_instance_is_its_gaussian_turned_into_blender_axes(figure) -> None:
+    """From the file's raw values: exp of the log scales, the normalised quaternion
+    (every third one of the figure is not unit) turned from +Y up to +Z up."""
+    fig = make_figure()
+    turn = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # file (+Y up) -> Blender
+    want = np.zeros((len(fig["positions"]), 4, 4))
+    want[:, :3, :3] = turn @ _quat_matrix(fig["rotations"].astype(np.float64))
+    want[:, :3, :3] *= np.exp(fig["log_scales"].astype(np.float64))[:, None, :]
+    want[:, :3, 3] = fig["positions"] @ turn.T
+    want[:, 3, 3] = 1.0
+    want = want[np.lexsort(want[:, :3, 3].T)]
+    np.testing.assert_allclose(_instance_table(figure), want, atol=2e-6)
+
+
+def test_objects_of_an_older_version_still_show_their_splats(figure) -> None:
+    """Imports before display version 4 stored Blender-frame ``rotation`` and ``scale``."""
+    new = _instance_table(figure)
+    mesh = figure.data
+    n = len(mesh.vertices)
+    q, log = np.empty(n * 4, np.float32), np.empty(n * 3, np.float32)
+    mesh.attributes["file_rotation"].data.foreach_get("value", q)
+    mesh.attributes["log_scale"].data.foreach_get("vector", log)
+    q = q.reshape(n, 4) / np.linalg.norm(q.reshape(n, 4), axis=1, keepdims=True)
+    c = np.sqrt(0.5)  # +Y up -> +Z up: (c, c, 0, 0) * q
+    w, x, y, z = q.T
+    legacy = np.stack([c * (w - x), c * (x + w), c * (y - z), c * (z + y)], axis=1)
+    for name in ("file_rotation", "log_scale"):
+        mesh.attributes.remove(mesh.attributes[name])
+    mesh.attributes.new("rotation", "QUATERNION", "POINT").data.foreach_set(
+        "value", legacy.astype(np.float32).ravel()
+    )
+    mesh.attributes.new("scale", "FLOAT_VECTOR", "POINT").data.foreach_set("vector", np.exp(log))
+    figure.update_tag()
+    np.testing.assert_allclose(_instance_table(figure), new, atol=2e-6)
 
 
 def test_size_multiplies_every_splat(figure) -> None:

@@ -8,7 +8,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import drop_legacy_layers, splat_objects
+from tests.blender.helpers import assert_file_values_only, splat_objects
 from tests.simulator import figure_ply_bytes
 
 
@@ -43,7 +43,7 @@ def staged_figure(addon, clean_scene, tmp_path):
     path.write_bytes(figure_ply_bytes())
     bpy.ops.gen404.import_splat(filepath=str(path))
     (obj,) = splat_objects()
-    drop_legacy_layers(obj)  # Solid shading's palette, Cycles' colour and opacity: all derived
+    assert_file_values_only(obj)  # Solid shading's palette, Cycles' colour and opacity: all derived
     scene = clean_scene
     for other in list(scene.objects):  # the startup file's cube, light and camera
         if other != obj:

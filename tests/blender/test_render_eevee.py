@@ -11,7 +11,7 @@ import math
 import bpy
 import numpy as np
 
-from tests.blender.helpers import drop_legacy_layers, splat_objects
+from tests.blender.helpers import assert_file_values_only, splat_objects
 from tests.simulator import figure_ply_bytes
 
 
@@ -25,7 +25,7 @@ def test_eevee_render_is_upright_and_coloured(addon, clean_scene, tmp_path) -> N
     path.write_bytes(figure_ply_bytes())
     bpy.ops.gen404.import_splat(filepath=str(path))
     (obj,) = splat_objects()
-    drop_legacy_layers(obj)
+    assert_file_values_only(obj)
     scene = clean_scene
     for other in list(scene.objects):
         if other != obj:
