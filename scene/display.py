@@ -1,7 +1,8 @@
 """The shared display for splat objects: one geometry-nodes group, its shaders and materials.
 
 Each point becomes an instance of a low-poly sphere whose local frame is the
-Gaussian's own (rotation from `rotation`, per-axis size from `scale`), so in the
+Gaussian's own (its file quaternion, normalised and turned into Blender's
+frame; per-axis size exp(``log_scale``)), so in the
 instance's object space the splat is an isotropic unit Gaussian. The shader then
 computes the view ray's closest approach d to the centre in that space and uses
 alpha = opacity * exp(-d^2 / 2): the exact Gaussian falloff of the splat's
@@ -9,10 +10,12 @@ footprint, seen from any side, whatever point of the shell the ray hit (a ray's
 closest approach in the whitened frame is the Mahalanobis distance of the
 projected 2D Gaussian).
 
-Everything derives from the raw values each splat keeps: opacity is the sigmoid
-of ``opacity_logit``, the colour (and the Solid-mode palette entry) comes from
-``sh_dc``, computed where needed (shaders, the opacity threshold), so an import
-writes no derived layers.
+Everything derives from the raw values each splat keeps: rotation and size as
+above, opacity as the sigmoid of ``opacity_logit``, the colour (and the
+Solid-mode palette entry) from ``sh_dc``, computed where needed (for the splats
+drawn, in the shaders, for the opacity threshold), so an import writes no
+derived layers. Objects imported before display version 4 keep a Blender-frame
+``rotation`` and ``scale``; the group reads those when the raw ones are absent.
 
 Per-object display controls are inputs of the one group, set on each object's
 modifier: display mode (Gaussian splats or fast points), size, opacity
