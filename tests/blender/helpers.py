@@ -22,6 +22,7 @@ for _var in ("GEN404_API_KEY", "GEN404_GATEWAY_URL"):
     os.environ.pop(_var, None)
 
 import bpy  # noqa: E402
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON_MODULE = "bl_ext.user_default.gen404"
@@ -73,3 +74,30 @@ def assert_file_values_only(obj: bpy.types.Object) -> None:
     """
     names = {a.name for a in obj.data.attributes}
     assert names >= FILE_LAYERS and not names & set(DERIVED_LAYERS), names
+
+
+def picture_path(name: str) -> Path:
+    """Where a test keeps a rendered picture for people to look at (not compared).
+
+    ``build/renders/blender-<major>.<minor>/<name>``: kept after the run (build/ is
+    not in git), so the pictures behind the pixel checks can be opened.
+    """
+    folder = ROOT / "build" / "renders" / "blender-{}.{}".format(*bpy.app.version[:2])
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def save_linear_png(pixels: np.ndarray, path: Path) -> None:
+    """Save linear RGBA rows (top to bottom) as an sRGB PNG, as the Standard view shows them."""
+    h, w = pixels.shape[:2]
+    rgb = np.clip(pixels[..., :3], 0.0, 1.0)
+    srgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * rgb ** (1 / 2.4) - 0.055)
+    rgba = np.concatenate([srgb, np.clip(pixels[..., 3:4], 0.0, 1.0)], axis=-1)
+    image = bpy.data.images.new(path.stem, w, h, alpha=True)
+    try:
+        image.pixels.foreach_set(rgba[::-1].astype(np.float32).ravel())
+        image.filepath_raw = str(path)
+        image.file_format = "PNG"
+        image.save()
+    finally:
+        bpy.data.images.remove(image)

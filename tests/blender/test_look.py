@@ -18,7 +18,12 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import assert_file_values_only, splat_objects
+from tests.blender.helpers import (
+    assert_file_values_only,
+    picture_path,
+    save_linear_png,
+    splat_objects,
+)
 from tests.unit.plyfiles import make_ply
 
 SH_C0 = 0.28209479177387814
@@ -224,8 +229,10 @@ def known_splats(addon, clean_scene, tmp_path):
 
 def test_cycles_render_matches_the_analytic_gaussians(known_splats, clean_scene, tmp_path) -> None:
     rgba = render_linear(clean_scene, tmp_path / "known.exr")
+    save_linear_png(rgba, picture_path("known_gaussians.png"))
     px, pz = pixel_centres()
     expected = composite(SPLATS, px, pz)
+    save_linear_png(expected, picture_path("known_gaussians_expected.png"))
 
     # The whole picture, every pixel and channel (alpha included), in linear light.
     err = np.abs(rgba - expected).max(axis=-1)

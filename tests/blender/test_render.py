@@ -8,7 +8,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import assert_file_values_only, splat_objects
+from tests.blender.helpers import assert_file_values_only, picture_path, splat_objects
 from tests.simulator import figure_ply_bytes
 
 
@@ -87,7 +87,7 @@ def _assert_upright_and_coloured(rgb: np.ndarray) -> None:
 
 
 def test_cycles_render_is_upright_coloured_and_smooth(staged_figure, tmp_path) -> None:
-    rgb = _render("CYCLES", tmp_path / "cycles.png")
+    rgb = _render("CYCLES", picture_path("figure_cycles.png"))
     _assert_upright_and_coloured(rgb)
     # The head's colour is reproduced (display value 0.9, 0.1, 0.1) where splats pile up.
     head = rgb[: rgb.shape[0] // 3].reshape(-1, 3)
@@ -101,5 +101,5 @@ def test_cycles_render_is_upright_coloured_and_smooth(staged_figure, tmp_path) -
 
 def test_solid_shading_shows_the_colours(staged_figure, tmp_path) -> None:
     bpy.context.scene.display.shading.light = "FLAT"
-    rgb = _render("BLENDER_WORKBENCH", tmp_path / "solid.png")
+    rgb = _render("BLENDER_WORKBENCH", picture_path("figure_solid.png"))
     _assert_upright_and_coloured(rgb)
