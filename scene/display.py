@@ -663,11 +663,7 @@ def _build_node_group(
         return node.outputs["Attribute"]
 
     def switch(kind: str, condition: Any, if_false: Any, if_true: Any) -> Any:
-        node = g.node("GeometryNodeSwitch", input_type=kind)
-        g.feed(node.inputs["Switch"], condition)
-        g.feed(node.inputs["False"], if_false)
-        g.feed(node.inputs["True"], if_true)
-        return node.outputs[0]
+        return _switch(g, kind, condition, if_false, if_true)
 
     def compare(op: str, a: Any, b: Any) -> Any:
         node = g.node("FunctionNodeCompare", data_type="FLOAT", operation=op)
@@ -793,7 +789,7 @@ Named = Callable[[str, str], Any]
 """``named(attribute, data_type)``: a Named Attribute node's value output."""
 
 
-def _exists(g: _Graph, named: Named, name: str, data_type: str) -> tuple[Any, Any]:
+def _exists(named: Named, name: str, data_type: str) -> tuple[Any, Any]:
     """An attribute's value and whether the geometry has it (a single value, cheap to switch on)."""
     value = named(name, data_type)
     return value, value.node.outputs["Exists"]
@@ -812,7 +808,7 @@ def _sigmas(g: _Graph, named: Named) -> Any:
 
     Objects imported before display version 4 hold them ready in ``scale``.
     """
-    log_scale, has_log = _exists(g, named, "log_scale", "FLOAT_VECTOR")
+    log_scale, has_log = _exists(named, "log_scale", "FLOAT_VECTOR")
     xyz = g.node("ShaderNodeSeparateXYZ")
     g.links.new(log_scale, xyz.inputs[0])
     combined = g.node("ShaderNodeCombineXYZ")
@@ -830,7 +826,7 @@ def _file_rotation(g: _Graph, named: Named, file_frame: Any) -> Any:
     imported before display version 4 hold a Blender-frame ``rotation`` instead:
     it is turned by the file frame.
     """
-    stored, has_file = _exists(g, named, "file_rotation", "QUATERNION")
+    stored, has_file = _exists(named, "file_rotation", "QUATERNION")
     raw = g.node("FunctionNodeRotationToQuaternion")
     g.links.new(stored, raw.inputs[0])
     rotation = g.node("FunctionNodeQuaternionToRotation")
