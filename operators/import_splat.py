@@ -76,9 +76,8 @@ class ImportJob:
     progress is a fraction of all the work and a short sentence.
     """
 
-    def __init__(self, paths: Sequence[str], up_axis: str) -> None:
+    def __init__(self, paths: Sequence[str]) -> None:
         self.paths = list(paths)
-        self.up_axis = up_axis
         self.results: queue.Queue[Loaded | None] = queue.Queue()  # None: all files done
         self._cancel = threading.Event()
         self._lock = threading.Lock()
@@ -220,7 +219,7 @@ class ThreadedImport:
         options: ImportOptions,
         report: Report,
     ) -> None:
-        self.job = ImportJob(paths, options.up_axis)
+        self.job = ImportJob(paths)
         self.options = options
         self.report = report
         self.objects: list[str] = []
