@@ -12,7 +12,7 @@ from bpy_extras.io_utils import ExportHelper
 
 from ..scene import builder
 from ..scene.colors import SH_C0, linear_to_srgb
-from ..scene.prepare import EXTRA_PREFIX
+from ..scene.prepare import EXTRA_PREFIX, sh_rest_name
 from ..splats.axes import frame_quaternion, quat_multiply
 from ..splats.export import export_cloud, rest_count
 from ..splats.ply import write_ply
@@ -80,7 +80,7 @@ def object_cloud(obj: bpy.types.Object, up_axis: str = AS_IMPORTED) -> Any:
         srgb = linear_to_srgb(color[:, :3]) if color is not None else np.full((n, 3), 0.5)
         sh_dc = (srgb - 0.5) / SH_C0
     planes: list[np.ndarray] = []
-    while (plane := _attribute(mesh, f"sh_rest_{len(planes)}", 3)) is not None:
+    while (plane := _attribute(mesh, sh_rest_name(len(planes)), 3)) is not None:
         planes.append(plane)
     planes = planes[: rest_count(len(planes))]
     sh_rest = np.stack(planes, axis=1) if planes else np.zeros((n, 0, 3), np.float32)

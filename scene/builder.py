@@ -1,11 +1,10 @@
 """Turn splats into one Blender object: a mesh of points with splat attributes.
 
 The mesh and its attributes are created first, empty; then ``prepare.fill``
-converts the source's rows straight into Blender's own attribute memory (numpy
-views of it, see ``attribute_views``) on two threads while the main thread
-waits. No full-size numpy copy of the data exists at any point, and nothing is
-copied twice. The mesh belongs to no scene while it is filled, so nothing else
-in Blender can look at it meanwhile.
+copies the source's rows straight into Blender's own attribute memory (numpy
+views of it, see ``attribute_views``). No full-size numpy copy of the data
+exists at any point, and nothing is copied twice. The mesh belongs to no scene
+while it is filled, so nothing else in Blender looks at it meanwhile.
 """
 
 from __future__ import annotations

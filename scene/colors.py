@@ -31,42 +31,8 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
-LUT_STEPS = 65535
-"""Steps of the sRGB decoding table: its error (below 2e-5) is far under one 8-bit level."""
-
-_LUT = srgb_to_linear(np.arange(LUT_STEPS + 1, dtype=np.float64) / LUT_STEPS)
-
-
-def dc_to_display(sh_dc: np.ndarray, rgba: np.ndarray, palette: np.ndarray) -> None:
-    """Fill linear RGBA (N, 4) float32 and palette entries (N,) int32 from f_dc (N, 3).
-
-    The sRGB curve goes through a table: a power per value costs ten times more,
-    and this runs over every splat of every import.
-    """
-    n = len(sh_dc)
-    code = np.multiply(sh_dc, np.float32(SH_C0 * LUT_STEPS), dtype=np.float32)
-    code += np.float32(0.5 * LUT_STEPS)
-    np.clip(code, 0.0, LUT_STEPS, out=code)  # display value in table steps, 0..65535
-    # Palette level of each channel: floor(display * LEVELS), the top level closed.
-    levels = np.multiply(code, np.float32(PALETTE_LEVELS / LUT_STEPS)).astype(np.int32)
-    np.minimum(levels, PALETTE_LEVELS - 1, out=levels)
-    np.multiply(levels[:, 0], PALETTE_LEVELS * PALETTE_LEVELS, out=palette)
-    palette += levels[:, 1] * PALETTE_LEVELS
-    palette += levels[:, 2]
-    code += np.float32(0.5)  # round to the nearest step
-    steps = code.astype(np.int32)
-    np.take(_LUT, steps, out=rgba[:n, :3])
-    rgba[:n, 3] = 1.0
-
-
 PALETTE_LEVELS = 5
 """Levels per channel of the Solid-mode palette (125 colours)."""
-
-
-def palette_index(srgb: np.ndarray) -> np.ndarray:
-    """Palette entry (int32) of each display colour (N, 3) in 0..1."""
-    q = np.clip((srgb * PALETTE_LEVELS).astype(np.int32), 0, PALETTE_LEVELS - 1)
-    return (q[:, 0] * PALETTE_LEVELS + q[:, 1]) * PALETTE_LEVELS + q[:, 2]
 
 
 def palette_srgb(index: int) -> tuple[float, float, float]:

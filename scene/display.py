@@ -50,6 +50,7 @@ import numpy as np
 from ..splats.axes import frame_quaternion
 from ..splats.sh import SH_C1, SH_C2, SH_C3
 from .colors import PALETTE_LEVELS, SH_C0, palette_srgb, srgb_to_linear
+from .prepare import sh_rest_name
 
 NODE_GROUP_NAME = "gen404 Splats"
 SHADER_GROUP_NAME = "gen404 Gaussian"
@@ -483,7 +484,7 @@ def _sh_color(g: _Graph, dc: Any, incoming: Any) -> Any:
     # Display colour: 0.5 + C0 * f_dc + sum of basis * coefficient (clamped by the caller).
     total = _dc_srgb(g, dc)
     for k, value in enumerate(basis):
-        term = g.scale(_instancer(g, f"sh_rest_{k}").outputs["Vector"], value)
+        term = g.scale(_instancer(g, sh_rest_name(k)).outputs["Vector"], value)
         total = g.vec("ADD", total, term)
     return total
 

@@ -50,21 +50,3 @@ def rotation_matrix(q: np.ndarray) -> np.ndarray:
             [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
         ]
     )
-
-
-def to_blender(
-    positions: np.ndarray, rotations: np.ndarray, up: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (N, 3) and unit rotations (N, 4) from the file frame into Blender's.
-
-    Returns float32 arrays; the inputs are not modified.
-    """
-    r = frame_quaternion(up)
-    if r[0] == 1.0:
-        return positions.astype(np.float32), rotations.astype(np.float32)
-    m = rotation_matrix(r)
-    m[np.abs(m) < 1e-12] = 0.0  # exact quarter turns: no 1e-16 leaking between axes
-    m = m.astype(np.float32)
-    pos = positions.astype(np.float32) @ m.T
-    rot = quat_multiply(r.astype(np.float32), rotations.astype(np.float32)).astype(np.float32)
-    return np.ascontiguousarray(pos), np.ascontiguousarray(rot)
