@@ -16,7 +16,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..splats.cloud import SplatCloud
+from ..splats.cloud import SplatCloud, SplatFormatError
 from ..splats.rows import CloudRows, RowSource
 from . import display
 from .prepare import Attribute, attribute_plan, fill
@@ -79,6 +79,11 @@ def build_mesh(
     up_axis: str = "Y",
 ) -> tuple[bpy.types.Mesh, list[str]]:
     """A mesh with one vertex per splat and its attributes, and what the user should know."""
+    if source.count == 0:
+        raise SplatFormatError(
+            "it holds no splats (zero vertices), so there is nothing to import. "
+            "Check that it was exported or downloaded completely."
+        )
     plan, extras, warnings = attribute_plan(source)
     mesh = bpy.data.meshes.new(name)
     try:
@@ -92,7 +97,7 @@ def build_mesh(
         if views is not None:
             fill(source, views, up_axis, extras)
             del views
-        else:  # no direct access (or no splats): fill numpy arrays, then copy them in
+        else:  # no direct access: fill numpy arrays, then copy them in
             arrays = {a.name: np.empty((source.count, a.width), np.float32) for a in plan}
             fill(source, arrays, up_axis, extras)
             for attr in plan:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.blender.helpers import ROOT, addon_module, splat_objects, wait_for_event
 from tests.simulator import figure_ply_bytes, make_figure
-from tests.unit.plyfiles import make_ply
+from tests.unit.plyfiles import make_ply, splat_columns
 
 DATA = ROOT / "tests" / "data"
 
@@ -159,3 +159,41 @@ def test_file_problems_and_reader_warnings_reach_the_user(
     assert "Warning: cloud.ply: " in capfd.readouterr().out
     with pytest.raises(RuntimeError, match=r"missing\.ply does not exist"):
         bpy.ops.gen404.import_splat(filepath=str(tmp_path / "missing.ply"))
+
+
+def _layers(obj: bpy.types.Object) -> dict[str, np.ndarray]:
+    out = {}
+    for attr in obj.data.attributes:
+        width = {"FLOAT": 1, "FLOAT_VECTOR": 3, "QUATERNION": 4}[attr.data_type]
+        values = np.empty(len(obj.data.vertices) * width, np.float32)
+        attr.data.foreach_get("value" if width in (1, 4) else "vector", values)
+        out[attr.name] = values
+    return out
+
+
+def test_without_direct_memory_access_the_import_copies_the_same_values(
+    addon, clean_scene, tmp_path, monkeypatch
+) -> None:
+    """Should a Blender lay attributes out differently, foreach_set takes over."""
+    path = tmp_path / "capture.ply"
+    path.write_bytes(make_ply(splat_columns(500, 3, normals=True, seed=9)))
+    assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
+    (direct,) = splat_objects()
+    builder = addon_module("scene.builder")
+    monkeypatch.setattr(builder, "attribute_views", lambda mesh, plan: None)
+    assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
+    (copied,) = (o for o in splat_objects() if o != direct)
+    want, got = _layers(direct), _layers(copied)
+    assert sorted(got) == sorted(want) and len(want) == 5 + 15 + 1  # SH degree 3, normals
+    for name, values in want.items():
+        np.testing.assert_array_equal(got[name], values, err_msg=name)
+
+
+def test_a_file_with_no_splats_is_refused_with_a_reason(addon, clean_scene, tmp_path) -> None:
+    path = tmp_path / "empty.ply"
+    path.write_bytes(make_ply({name: values[:0] for name, values in splat_columns(1).items()}))
+    names = {o.name for o in bpy.data.objects}
+    with pytest.raises(RuntimeError, match=r"empty\.ply: it holds no splats"):
+        bpy.ops.gen404.import_splat(filepath=str(path))
+    assert {o.name for o in bpy.data.objects} == names and not splat_objects()
+    assert not [m for m in bpy.data.meshes if m.name == "empty"]  # nothing left half-made
