@@ -152,4 +152,5 @@ def fill(
     step = source.block_rows
     for start in range(0, source.count, step):
         stop = min(start + step, source.count)
-        write_rows(source.block(start, stop), out, slice(start, stop), axes, extras)
+        with np.errstate(over="ignore"):  # doubles beyond float32 become ±inf, as in ply.py
+            write_rows(source.block(start, stop), out, slice(start, stop), axes, extras)

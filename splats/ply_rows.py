@@ -145,8 +145,9 @@ class _Grouper:
         if step is not None:
             return self._view(indices[0], (self.rows, len(indices)), (self.stride, step))
         out = np.empty((self.rows, len(indices)), np.float32)
-        for j, index in enumerate(indices):
-            out[:, j] = self._view(index, (self.rows,), (self.stride,))
+        with np.errstate(over="ignore"):  # doubles beyond float32 become ±inf, as in ply.py
+            for j, index in enumerate(indices):
+                out[:, j] = self._view(index, (self.rows,), (self.stride,))
         return out
 
     def table(self, indices: list[list[int]]) -> np.ndarray:

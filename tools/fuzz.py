@@ -51,7 +51,7 @@ def _alarm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="total time budget")
-    parser.add_argument("--reader", choices=("all", "ply", "spz"), default="all")
+    parser.add_argument("--reader", choices=("all", "ply", "ply_streamed", "spz"), default="all")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "fuzz-findings")
     parser.add_argument("--hang-seconds", type=int, default=10)
@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     if not readers:
         print(f"reader {args.reader!r} is not available", file=sys.stderr)
         return 2
-    seeds = [s for s in fuzz.all_seeds() if s.reader in readers]
+    seeds = {
+        r: [s for s in fuzz.all_seeds() if s.reader == fuzz.SEEDS_OF.get(r, r)] for r in readers
+    }
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
     use_alarm = hasattr(signal, "SIGALRM")
@@ -78,31 +80,32 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     next_report = started + 30
     while time.monotonic() - started < args.seconds:
-        base = rng.choice(seeds)
+        reader = rng.choice(readers)
+        base = rng.choice(seeds[reader])
         data = fuzz.mutated(base, fuzz.random_ops(rng, len(base.bytes())), rng.random() < 0.5)
-        runs[base.reader] += 1
+        runs[reader] += 1
         try:
             if use_alarm:
                 signal.alarm(args.hang_seconds)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                outcome = fuzz.measure(base.reader, data)
-            outcomes[(base.reader, outcome.result)] += 1
-            if outcome.peak > heaviest.get(base.reader, (0, 0))[0]:
-                heaviest[base.reader] = (outcome.peak, len(data))
+                outcome = fuzz.measure(reader, data)
+            outcomes[(reader, outcome.result)] += 1
+            if outcome.peak > heaviest.get(reader, (0, 0))[0]:
+                heaviest[reader] = (outcome.peak, len(data))
             for w in caught:
                 where = f"{Path(w.filename).name}:{w.lineno}"
-                warned[(base.reader, f"{w.category.__name__}: {w.message} ({where})")] += 1
+                warned[(reader, f"{w.category.__name__}: {w.message} ({where})")] += 1
         except (fuzz.Finding, Hang) as exc:
             kind = "hang" if isinstance(exc, Hang) else str(exc).split(" for a ")[0][:120]
-            key = (base.reader, kind)
+            key = (reader, kind)
             if key not in findings:
                 args.out.mkdir(parents=True, exist_ok=True)
                 name = hashlib.sha256(data).hexdigest()[:16]
-                path = args.out / f"{base.reader}-{name}.bin"
+                path = args.out / f"{reader}-{name}.bin"
                 path.write_bytes(data)
                 where = "".join(traceback.format_exception(exc)[-3:]).strip()
-                print(f"FINDING {base.reader} from {base.name}: {exc}\n  input: {path}\n  {where}")
+                print(f"FINDING {reader} from {base.name}: {exc}\n  input: {path}\n  {where}")
                 findings[key] = (0, path)
             count, path = findings[key]
             findings[key] = (count + 1, path)

@@ -14,8 +14,10 @@ runs the same oracle and mutations for longer and reports executions and finding
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import struct
+import tempfile
 import time
 import tracemalloc
 import warnings
@@ -24,8 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import zstandard
+from gen404.scene.prepare import attribute_plan, fill
 from gen404.splats.cloud import SplatCloud, SplatFormatError
 from gen404.splats.ply import read_ply
+from gen404.splats.ply_rows import open_ply_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,13 +177,70 @@ def spz_seeds() -> list[Seed]:
     ]
 
 
-READERS: dict[str, Callable[[bytes], SplatCloud]] = {"ply": read_ply}
+def read_ply_streamed(data: bytes) -> object:
+    """The script import's path: the file streamed block by block into attribute arrays.
+
+    It must agree with the whole-file reader (the UI's path): refuse the same
+    files, and make exactly the values it reads from the others.
+    """
+    try:
+        whole: SplatCloud | SplatFormatError = read_ply(data)
+    except SplatFormatError as exc:
+        whole = exc
+    try:
+        out = _stream(data)
+    except SplatFormatError:
+        if isinstance(whole, SplatCloud):
+            raise Finding("ply_streamed: refused a file read_ply reads") from None
+        raise
+    if out is None:  # ASCII or a point cloud: the import reads those whole, by read_ply
+        if isinstance(whole, SplatFormatError):
+            raise whole
+        return whole
+    if isinstance(whole, SplatFormatError):
+        raise Finding(f"ply_streamed: read a file read_ply refuses ({whole})")
+    same = {
+        "position": whole.positions,
+        "file_rotation": whole.rotations,
+        "log_scale": whole.log_scales,
+        "opacity_logit": whole.opacity_logit[:, None],
+        "sh_dc": whole.sh_dc,
+    }
+    for name, values in same.items():
+        if not np.array_equal(out[name], values, equal_nan=True):
+            raise Finding(f"ply_streamed: {name} differs from read_ply")
+    return out
+
+
+def _stream(data: bytes) -> dict[str, np.ndarray] | None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "fuzz.ply")
+        with open(path, "wb") as f:
+            f.write(data)
+        source = open_ply_rows(path)
+        if source is None:
+            return None
+        try:
+            source.block_rows = 7  # many blocks, a short last one
+            plan, extras, _ = attribute_plan(source)
+            out = {a.name: np.zeros((source.count, a.width), np.float32) for a in plan}
+            fill(source, out, "Z", extras)
+        finally:
+            source.close()
+    return out
+
+
+READERS: dict[str, Callable[[bytes], object]] = {"ply": read_ply, "ply_streamed": read_ply_streamed}
 if read_spz is not None:
     READERS["spz"] = read_spz
 
 
 def all_seeds() -> list[Seed]:
     return ply_seeds() + (spz_seeds() if "spz" in READERS else [])
+
+
+SEEDS_OF = {"ply_streamed": "ply"}
+"""Readers that take another reader's inputs."""
 
 
 # -- mutations --------------------------------------------------------------------------
@@ -280,7 +341,7 @@ class Finding(AssertionError):
 
 def allowed_bytes(reader: str, data: bytes) -> int:
     """The most memory a read of ``data`` may justify."""
-    if reader == "ply":
+    if reader in ("ply", "ply_streamed"):
         return PLY_EXPANSION * len(data) + SLACK
     kind = "zstd" if data[:4] == b"\x28\xb5\x2f\xfd" else "gzip" if data[:2] == b"\x1f\x8b" else ""
     if not kind and data[:4] == b"NGSP" and len(data) >= 8 and data[4] >= 4:
@@ -336,7 +397,7 @@ def test_every_seed_is_valid() -> None:
 
 
 def _fuzz(reader: str) -> None:
-    seeds = [s for s in all_seeds() if s.reader == reader]
+    seeds = [s for s in all_seeds() if s.reader == SEEDS_OF.get(reader, reader)]
 
     @settings(
         max_examples=EXAMPLES,
@@ -356,6 +417,10 @@ def _fuzz(reader: str) -> None:
 
 def test_fuzz_ply() -> None:
     _fuzz("ply")
+
+
+def test_fuzz_ply_streamed() -> None:
+    _fuzz("ply_streamed")
 
 
 def test_fuzz_spz() -> None:
