@@ -63,6 +63,13 @@ def quat_matrices(q: np.ndarray) -> np.ndarray:
     )
 
 
+def y_up_to_blender(q: np.ndarray) -> np.ndarray:
+    """Unit quaternions of a +Y-up file turned into Blender's +Z up: (c, c, 0, 0) * q."""
+    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
+    c = np.sqrt(0.5)
+    return np.stack([c * (w - x), c * (x + w), c * (y - z), c * (z + y)], axis=1)
+
+
 def covariances(cols: dict[str, np.ndarray]) -> np.ndarray:
     r = quat_matrices(stack(cols, "rot_0", "rot_1", "rot_2", "rot_3"))
     s = np.exp(stack(cols, "scale_0", "scale_1", "scale_2"))
@@ -187,16 +194,9 @@ def test_an_object_without_the_file_values_exports_what_it_shows(
     for name in ("file_rotation", "log_scale", "opacity_logit", "sh_dc"):
         mesh.attributes.remove(mesh.attributes[name])
     before = parse_ply(source)
-    turn = np.array([np.sqrt(0.5), np.sqrt(0.5), 0, 0])  # +Y up -> +Z up, about X
     q = unit(stack(before, "rot_0", "rot_1", "rot_2", "rot_3"))
-    w, x, y, z = q.T
-    c = turn[0]
     display = {
-        "rotation": (
-            "QUATERNION",
-            "value",
-            np.stack([c * (w - x), c * (x + w), c * (y - z), c * (z + y)], 1),
-        ),
+        "rotation": ("QUATERNION", "value", y_up_to_blender(q)),
         "scale": ("FLOAT_VECTOR", "vector", np.exp(stack(before, "scale_0", "scale_1", "scale_2"))),
         "opacity": ("FLOAT", "value", 1 / (1 + np.exp(-before["opacity"].astype(np.float64)))),
         "color": (

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.blender.helpers import addon_module, assert_file_values_only, splat_objects
+from tests.blender.test_export import quat_matrices, y_up_to_blender
 from tests.blender.test_look import (
     ISOTROPIC,
     SH_C0,
@@ -152,18 +153,6 @@ def test_the_palettes_are_objects_outside_every_scene(figure, tmp_path) -> None:
     assert len(splat_instances(figure)) == len(make_figure()["positions"])
 
 
-def _quat_matrix(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        axis=1,
-    )
-
-
 def _instance_table(obj: bpy.types.Object) -> np.ndarray:
     """(n, 4, 4) instance matrices, in the order of their positions (unique per splat)."""
     mats = np.array([np.array(m) for m in splat_instances(obj)])
@@ -177,7 +166,7 @@ def test_each_instance_is_its_gaussian_turned_into_blender_axes(figure) -> None:
     fig = make_figure()
     turn = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # file (+Y up) -> Blender
     want = np.zeros((len(fig["positions"]), 4, 4))
-    want[:, :3, :3] = turn @ _quat_matrix(fig["rotations"].astype(np.float64))
+    want[:, :3, :3] = turn @ quat_matrices(fig["rotations"].astype(np.float64))
     want[:, :3, :3] *= np.exp(fig["log_scales"].astype(np.float64))[:, None, :]
     want[:, :3, 3] = fig["positions"] @ turn.T
     want[:, 3, 3] = 1.0
@@ -193,10 +182,7 @@ def test_objects_of_an_older_version_still_show_their_splats(figure) -> None:
     q, log = np.empty(n * 4, np.float32), np.empty(n * 3, np.float32)
     mesh.attributes["file_rotation"].data.foreach_get("value", q)
     mesh.attributes["log_scale"].data.foreach_get("vector", log)
-    q = q.reshape(n, 4) / np.linalg.norm(q.reshape(n, 4), axis=1, keepdims=True)
-    c = np.sqrt(0.5)  # +Y up -> +Z up: (c, c, 0, 0) * q
-    w, x, y, z = q.T
-    legacy = np.stack([c * (w - x), c * (x + w), c * (y - z), c * (z + y)], axis=1)
+    legacy = y_up_to_blender(q.reshape(n, 4))
     for name in ("file_rotation", "log_scale"):
         mesh.attributes.remove(mesh.attributes[name])
     mesh.attributes.new("rotation", "QUATERNION", "POINT").data.foreach_set(
