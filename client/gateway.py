@@ -6,9 +6,11 @@ thread. Every failure surfaces as a GatewayError whose message a user can act on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, BinaryIO
 
@@ -123,6 +125,14 @@ class GatewayClient:
             self._http = httpx.Client(http2=http2, **options)
         except ImportError:  # no h2 package: HTTP/1.1 works just as well
             self._http = httpx.Client(http2=False, **options)
+            http2 = False
+        # httpcore's synchronous HTTP/2 picks a stream id and sends its headers
+        # without a lock: two threads can take the same id or send them out of
+        # order, and the server then drops the whole connection with every request
+        # on it (add_task included, which is never retried). So requests on a
+        # shared HTTP/2 connection start one at a time, up to their response
+        # headers; bodies (downloads) still stream side by side.
+        self._starting = threading.Lock() if http2 else None
 
     def __repr__(self) -> str:
         return f"GatewayClient({self.base_url!r})"
@@ -205,10 +215,13 @@ class GatewayClient:
         self._check_task_id(task_id)
         params = _result_params(task_id, fmt)
         written = 0
+        request = self._http.build_request(
+            "GET", "/get_result", params=params, headers=self._auth_headers()
+        )
         try:
-            with self._http.stream(
-                "GET", "/get_result", params=params, headers=self._auth_headers()
-            ) as response:
+            with self._started():  # only until the response headers: the body streams freely
+                response = self._http.send(request, stream=True)
+            try:
                 if response.status_code != 200:
                     raise self._status_error(response, _read_capped(response))
                 declared = _content_length(response)
@@ -228,6 +241,8 @@ class GatewayClient:
                             "free some disk space and try again."
                         ) from exc
                 received = response.num_bytes_downloaded
+            finally:
+                response.close()
         except (httpx.HTTPError, _H2Error) as exc:
             raise self._transport_error(exc, "downloading the result") from exc
         if declared is not None and received != declared:
@@ -260,12 +275,30 @@ class GatewayClient:
             raise GatewayError(problem)
         return {"x-api-key": self._api_key}
 
+    @contextlib.contextmanager
+    def _started(self) -> Iterator[None]:
+        """Hold the HTTP/2 request-start lock (see __init__); a busy wait is a retryable error."""
+        if self._starting is None:
+            yield
+            return
+        if not self._starting.acquire(timeout=self.timeout):
+            raise GatewayError(
+                f"The connection to {self.host} stayed busy for {self.timeout:g} s: try again.",
+                retryable=True,
+                unsent=True,  # nothing of this request has left
+            )
+        try:
+            yield
+        finally:
+            self._starting.release()
+
     def _send(
         self, method: str, path: str, doing: str, *, auth: bool = False, **kwargs: Any
     ) -> httpx.Response:
         headers = self._auth_headers() if auth else None
         try:
-            response = self._http.request(method, path, headers=headers, **kwargs)
+            with self._started():
+                response = self._http.request(method, path, headers=headers, **kwargs)
         except (httpx.HTTPError, _H2Error) as exc:
             raise self._transport_error(exc, doing) from exc
         if response.status_code != 200:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 
 import pytest
-from gen404.client.gateway import MAX_CONNECTIONS
+from gen404.client.errors import GatewayError
+from gen404.client.gateway import MAX_CONNECTIONS, GatewayClient
 from gen404.client.jobs import GenerationRequest, JobRunner, Phase
 
 from tests.simulator import GatewaySimulator
@@ -52,3 +55,39 @@ def test_twenty_jobs_over_http1_use_a_small_pool(monkeypatch: pytest.MonkeyPatch
         assert {v for _, v in stats.http_versions} == {"1.1"}
         assert stats.connections <= MAX_CONNECTIONS, stats.connections
         print(f"\n{JOBS} jobs over HTTP/1.1: {stats.connections} connections, {elapsed:.2f} s")
+
+
+def _hammer(client: GatewayClient, task_id: str, threads: int = 16, each: int = 25) -> list[str]:
+    """Many threads asking at once on one client; the errors they met."""
+    errors: list[str] = []
+    start = threading.Barrier(threads)
+
+    def ask() -> None:
+        start.wait()
+        for _ in range(each):
+            try:
+                client.get_status(task_id)
+            except GatewayError as exc:
+                errors.append(str(exc))
+
+    workers = [threading.Thread(target=ask) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return errors
+
+
+def test_threads_sharing_one_http2_connection_never_break_it(sim: GatewaySimulator) -> None:
+    """httpcore's HTTP/2 starts streams without a lock; the client must serialise starts."""
+    with GatewayClient(sim.url, sim.api_key) as client:
+        task_id = client.add_text_task("a chair")
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads swap often: any unlocked window shows
+    try:
+        for _ in range(3):
+            with GatewayClient(sim.url, sim.api_key) as client:
+                assert _hammer(client, task_id) == []
+    finally:
+        sys.setswitchinterval(switch)
+    assert sim.stats().connections <= 4
