@@ -1,43 +1,73 @@
 # gen404: build, test and demo. Everything installs itself on first use.
+#   make help   -> what each target does
 #   make build  -> dist/gen404-<version>.zip (Blender's own extension builder)
-#   make test   -> static checks, unit tests, Blender tests on bpy 5.0.1 and 4.2
+#   make test   -> static checks, unit tests, Blender tests on every supported release
 #   make demo   -> generate PROMPT against the local simulator (or the real gateway
 #                  when GEN404_API_KEY is set) and write demo/demo.blend + demo/demo.png
 
 PYTHON ?= python3.11
-BPY_VERSION ?= 5.0.1
-BPY_OLDEST ?= 4.2.23
 PROMPT ?= mechanic robot
+
+# Every Blender release artists run, as the bpy module: 4.2 LTS, 4.5 LTS and 5.0 on
+# Python 3.11; 5.2 LTS and 5.3 (native Gaussian splats) on Python 3.13.
+BLENDERS_311 := 4.2.23 4.5.15 5.0.1
+BLENDERS_313 := 5.2.3 5.3.0
+BLENDERS := $(BLENDERS_311) $(BLENDERS_313)
+BPY_MAIN ?= 5.0.1
+BPY_NATIVE ?= 5.3.0
+
+# Python 3.13: python3.13 on PATH if it really runs (a pyenv shim may not), else pyenv's.
+PYTHON313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 \
+                 $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+                 "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null \
+                 && { echo "$$p"; break; }; done)
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' blender_manifest.toml)
 ZIP := dist/gen404-$(VERSION).zip
 DEV := .venv
-BPY := .venv-bpy5
-BPY42 := .venv-bpy42
+BPY := .venv-bpy-$(BPY_MAIN)
+BPY53 := .venv-bpy-$(BPY_NATIVE)
 BLENDER_EXT = $(BPY)/lib/python3.11/site-packages/bpy/5.0/scripts/addons_core/bl_pkg/cli/blender_ext.py
 SOURCES := $(shell git ls-files -co --exclude-standard -- '*.py' blender_manifest.toml \
              | grep -vE '^(tests|tools)/')
 
-.PHONY: bench bench-display build wheels venvs lint typecheck test test-unit test-blender test-blender-oldest demo fuzz clean
+.PHONY: help bench bench-display build wheels venvs lint typecheck test test-unit test-blender \
+        $(addprefix test-blender-,$(BLENDERS)) demo fuzz clean
+
+help:
+	@echo "make build          the extension zip in dist/ (Blender's own builder)"
+	@echo "make test           ruff, mypy, unit tests, then the Blender tests on $(BLENDERS)"
+	@echo "make test-unit      plain-Python tests only (client, readers, simulator)"
+	@echo "make test-blender-V Blender tests on one release, e.g. make test-blender-5.3.0"
+	@echo "make demo           generate PROMPT='...' end to end and render demo/demo.png"
+	@echo "make bench          import speed and memory against Blender's own importer (5.0 and 5.3)"
+	@echo "make fuzz           a longer fuzzing run of the file readers (FUZZ_SECONDS=300)"
+	@echo "make clean          remove dist/, demo/ and wheels/"
 
 $(DEV)/.ok: requirements/dev.txt requirements/sim.txt
 	$(PYTHON) -m venv $(DEV)
 	$(DEV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
-$(BPY)/.ok: requirements/blender.txt requirements/sim.txt
-	$(PYTHON) -m venv $(BPY)
-	$(BPY)/bin/python -m pip install -q --disable-pip-version-check \
-	    bpy==$(BPY_VERSION) numpy==1.26.4 -r requirements/blender.txt
+# One venv per release: .venv-bpy-<version>, with the interpreter that release needs.
+$(addsuffix /.ok,$(addprefix .venv-bpy-,$(BLENDERS_311))): .venv-bpy-%/.ok: \
+    requirements/blender.txt requirements/sim.txt
+	$(PYTHON) -m venv .venv-bpy-$*
+	.venv-bpy-$*/bin/python -m pip install -q --disable-pip-version-check \
+	    bpy==$* -r requirements/blender.txt
 	touch $@
 
-$(BPY42)/.ok: requirements/blender.txt requirements/sim.txt
-	$(PYTHON) -m venv $(BPY42)
-	$(BPY42)/bin/python -m pip install -q --disable-pip-version-check \
-	    bpy==$(BPY_OLDEST) numpy==1.26.4 -r requirements/blender.txt
+$(addsuffix /.ok,$(addprefix .venv-bpy-,$(BLENDERS_313))): .venv-bpy-%/.ok: \
+    requirements/blender.txt requirements/sim.txt
+	@test -n "$(PYTHON313)" || { echo "bpy $* needs Python 3.13, which was not found:" \
+	    "put python3.13 on PATH, or 'pyenv install 3.13', or pass PYTHON313=/path/to/python3.13"; \
+	    exit 1; }
+	$(PYTHON313) -m venv .venv-bpy-$*
+	.venv-bpy-$*/bin/python -m pip install -q --disable-pip-version-check \
+	    bpy==$* -r requirements/blender.txt
 	touch $@
 
-venvs: $(DEV)/.ok $(BPY)/.ok $(BPY42)/.ok
+venvs: $(DEV)/.ok $(foreach v,$(BLENDERS),.venv-bpy-$(v)/.ok)
 
 wheels: $(DEV)/.ok
 	$(DEV)/bin/python tools/fetch_wheels.py
@@ -65,13 +95,12 @@ $(PEERS): tests/peers/package.json tests/peers/package-lock.json
 test-unit: $(DEV)/.ok $(PEERS)
 	$(DEV)/bin/python -m pytest tests/unit -q
 
-test-blender: build
-	$(BPY)/bin/python -m pytest tests/blender -q
+test-blender-%: build .venv-bpy-%/.ok
+	.venv-bpy-$*/bin/python -m pytest tests/blender -q
 
-test-blender-oldest: build $(BPY42)/.ok
-	$(BPY42)/bin/python -m pytest tests/blender -q
+test-blender: $(addprefix test-blender-,$(BLENDERS))
 
-test: lint typecheck test-unit test-blender test-blender-oldest
+test: lint typecheck test-unit test-blender
 
 # A longer fuzzing run of the PLY and SPZ readers (make test runs a bounded one).
 fuzz: $(DEV)/.ok

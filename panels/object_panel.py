@@ -34,13 +34,12 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
     col = layout.column()
     col.use_property_split = True
     for control in _SHOWN:
-        key = display.input_identifier(group, control.name)
-        col.prop(mod, f'["{key}"]', text=control.name)
+        col.prop(*display.input_slot(mod, control.name), text=control.name)
     degree = int(obj.get(builder.PROP_PREFIX + "sh_degree", 0))
     row = col.row()
     row.enabled = degree > 0
-    key = display.input_identifier(group, display.VIEW_DEPENDENT.name)
-    row.prop(mod, f'["{key}"]', text=display.VIEW_DEPENDENT.name)
+    name = display.VIEW_DEPENDENT.name
+    row.prop(*display.input_slot(mod, name), text=name)
 
     count = int(obj.get(builder.SPLAT_COUNT_PROP, 0))
     up = str(obj.get(builder.PROP_PREFIX + "up_axis", "Y"))

@@ -236,11 +236,11 @@ def _view_dependent_in_use() -> bool:
     if group is None:
         return False
     try:
-        key = input_identifier(group, VIEW_DEPENDENT.name)
+        input_identifier(group, VIEW_DEPENDENT.name)
     except KeyError:  # a group from before the control: objects with SH get it on
         return any(int(o.get("gen404_sh_degree", 0)) > 0 for o in bpy.data.objects)
     return any(
-        bool(mod.get(key, False))
+        bool(get_input(mod, VIEW_DEPENDENT.name))
         for obj in bpy.data.objects
         for mod in obj.modifiers
         if getattr(mod, "node_group", None) == group
@@ -255,8 +255,24 @@ def input_identifier(group: bpy.types.NodeTree, name: str) -> str:
     raise KeyError(f"{group.name!r} has no input {name!r}")
 
 
-def menu_items(modifier: bpy.types.Modifier, identifier: str) -> dict[str, int]:
-    """Item name -> stored value of a menu input on a modifier."""
+def input_slot(modifier: bpy.types.Modifier, name: str) -> tuple[Any, str]:
+    """Where a control's value lives on a modifier: ``(owner, property path)``.
+
+    Blender 5.2 moved node-group inputs from the modifier's ID properties
+    (``modifier["Socket_3"]``, menus stored as item numbers) to RNA properties
+    (``modifier.properties.inputs.Socket_3.value``, menus as item names). The
+    pair suits ``layout.prop(owner, path)`` on every release.
+    """
+    mod: Any = modifier
+    key = input_identifier(mod.node_group, name)
+    inputs = getattr(getattr(mod, "properties", None), "inputs", None)
+    if inputs is not None:
+        return getattr(inputs, key), "value"
+    return mod, f'["{key}"]'
+
+
+def _menu_items(modifier: bpy.types.Modifier, identifier: str) -> dict[str, int]:
+    """Item name -> stored value of a menu input on a modifier (Blender before 5.2)."""
     ui: Any = modifier.id_properties_ui(identifier)
     ui = ui.as_dict()
     return {item[1]: int(item[4]) for item in ui.get("items", ())}
@@ -264,25 +280,31 @@ def menu_items(modifier: bpy.types.Modifier, identifier: str) -> dict[str, int]:
 
 def set_input(modifier: bpy.types.Modifier, name: str, value: Any) -> None:
     """Set a control on an object's modifier; menu inputs take the item's name."""
-    mod: Any = modifier
-    key = input_identifier(mod.node_group, name)
+    if name == VIEW_DEPENDENT.name and value:
+        ensure_display(view_dependent=True)  # may rebuild the group: look the slot up after
+    owner, path = input_slot(modifier, name)
+    if path == "value":
+        owner.value = value
+        return
+    key = path[2:-2]
     if isinstance(value, str):
-        value = menu_items(mod, key)[value]
+        value = _menu_items(owner, key)[value]
     elif isinstance(value, tuple):
         value = list(value)
-    elif name == VIEW_DEPENDENT.name and value:
-        ensure_display(view_dependent=True)  # rebuilt in place: ``key`` stays valid
-    mod[key] = value
+    owner[key] = value
 
 
 def get_input(modifier: bpy.types.Modifier, name: str) -> Any:
     """A control's value on an object's modifier; menu inputs give the item's name."""
-    mod: Any = modifier
-    key = input_identifier(mod.node_group, name)
-    value = mod[key]
+    owner, path = input_slot(modifier, name)
+    if path == "value":
+        value = owner.value
+        return tuple(value) if hasattr(value, "__len__") and not isinstance(value, str) else value
+    key = path[2:-2]
     control = next(c for c in CONTROLS if c.name == name)
+    value = owner.get(key, control.default)  # absent on a modifier older than the input
     if control.socket_type == "NodeSocketMenu":
-        names = {v: k for k, v in menu_items(mod, key).items()}
+        names = {v: k for k, v in _menu_items(owner, key).items()}
         return names.get(value, control.default)
     return value
 

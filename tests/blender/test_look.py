@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from tests.blender.helpers import (
+    addon_module,
     assert_file_values_only,
     picture_path,
     save_linear_png,
@@ -359,14 +360,9 @@ def test_view_dependent_colour_follows_the_sh_formula(addon, clean_scene, tmp_pa
             np.testing.assert_allclose(got[:3], opacity * srgb_to_linear(srgb), atol=2e-3)
 
         # Off: the degree-0 colour, whatever the view.
-        modifier[_input_key(modifier, "View-Dependent Color")] = False
+        addon_module("scene.display").set_input(modifier, "View-Dependent Color", False)
         obj.update_tag()
         got = render_linear(clean_scene, tmp_path / "dc.exr")[row, col]
         np.testing.assert_allclose(got[:3], opacity * srgb_to_linear(base), atol=2e-3)
     finally:
         bpy.data.objects.remove(cam)
-
-
-def _input_key(modifier, name: str) -> str:
-    items = modifier.node_group.interface.items_tree
-    return next(i.identifier for i in items if i.item_type == "SOCKET" and i.name == name)

@@ -34,6 +34,7 @@ class Recorder:
 
     def prop(self, data, name: str, **kw) -> None:
         self._log.append(("prop", name))
+        self._log.append(("prop_of", data, name, kw.get("text")))
 
     def operator(self, idname: str, **kw):
         props = types.SimpleNamespace()
