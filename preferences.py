@@ -57,6 +57,25 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         ],
         default="ply",
     )
+    splat_object: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Splat Objects",
+        description="What an import or a generation makes (Blender 5.3 and newer)",
+        items=[
+            (
+                "NATIVE",
+                "Blender's Gaussian Splats",
+                "Blender's own splat point cloud: drawn by EEVEE, Cycles and Workbench, "
+                "fast to render; Blender 5.2 and older cannot show it",
+            ),
+            (
+                "NODES",
+                "Geometry-Nodes Splats",
+                "A mesh with the add-on's geometry-nodes display: slower, but a .blend "
+                "with it opens and shows in Blender 4.2 to 5.2 too",
+            ),
+        ],
+        default="NATIVE",
+    )
     deadline_minutes: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Give Up After (min)",
         description="Stop waiting for a task after this long: the gateway never reports "
@@ -101,6 +120,8 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         if os.environ.get(ENV_GATEWAY_URL):
             col.label(text=f"{ENV_GATEWAY_URL} overrides the gateway", icon="INFO")
         col.prop(self, "result_format")
+        if bpy.app.version >= (5, 3, 0):
+            col.prop(self, "splat_object")
         col.prop(self, "deadline_minutes")
         col.prop(self, "timeout_seconds")
         col.prop(self, "max_download_mb")

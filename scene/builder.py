@@ -9,17 +9,16 @@ while it is filled, so nothing else in Blender looks at it meanwhile.
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import bpy
-import numpy as np
 
 from ..splats.cloud import SplatCloud, SplatFormatError
 from ..splats.rows import CloudRows, RowSource
-from . import display
-from .prepare import Attribute, attribute_plan, fill
+from . import display, native, native_display
+from .attributes import fill_attributes
+from .prepare import attribute_plan, fill
 
 COLLECTION_NAME = "404 Generations"
 MODIFIER_NAME = "gen404 Splats"
@@ -29,48 +28,34 @@ SPLAT_COUNT_PROP = PROP_PREFIX + "splats"
 TONE_MAPPING_VIEWS = ("AgX", "Filmic")
 """Blender's default view transforms (4.0+ and before): the ones an import replaces."""
 
-_FOREACH_KEY = {"FLOAT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}
-
 
 def is_splat_object(obj: bpy.types.Object | None) -> bool:
     """An object made by this add-on (it keeps its splat count as a custom property)."""
-    return obj is not None and obj.type == "MESH" and obj.get(SPLAT_COUNT_PROP) is not None
+    return (
+        obj is not None
+        and obj.type in ("MESH", "POINTCLOUD")
+        and obj.get(SPLAT_COUNT_PROP) is not None
+    )
 
 
 def splat_modifier(obj: bpy.types.Object) -> bpy.types.Modifier | None:
     """The object's modifier that runs the shared display group, if any."""
     for mod in obj.modifiers:
         group: Any = getattr(mod, "node_group", None)
-        if (
-            mod.type == "NODES"
-            and group is not None
-            and group.name.startswith(display.NODE_GROUP_NAME)
-        ):
+        if mod.type == "NODES" and group is not None and group.name.startswith(_DISPLAY_GROUPS):
             return mod
     return None
 
 
-def attribute_views(mesh: bpy.types.Mesh, plan: list[Attribute]) -> dict[str, np.ndarray] | None:
-    """(N, width) float32 numpy views of the mesh's attribute arrays, or None.
+_DISPLAY_GROUPS = (display.NODE_GROUP_NAME, native_display.NATIVE_GROUP_NAME)
 
-    An attribute element's RNA pointer is its address in the attribute's array;
-    the views are made only if the first and last elements are exactly where a
-    packed float32 array puts them (else None, and the caller copies with
-    ``foreach_set``). Valid until the mesh's attributes change: use them at once.
-    """
-    n = len(mesh.vertices)
-    if n == 0:
-        return None
-    views = {}
-    for attr in plan:
-        attribute: Any = mesh.attributes[attr.name]  # typed as the base class, without .data
-        data = attribute.data
-        first, last = data[0].as_pointer(), data[n - 1].as_pointer()
-        if not first or last - first != (n - 1) * 4 * attr.width:
-            return None
-        block = (ctypes.c_float * (n * attr.width)).from_address(first)
-        views[attr.name] = np.ctypeslib.as_array(block).reshape(n, attr.width)
-    return views
+
+def _refuse_empty(source: RowSource) -> None:
+    if source.count == 0:
+        raise SplatFormatError(
+            "it holds no splats (zero vertices), so there is nothing to import. "
+            "Check that it was exported or downloaded completely."
+        )
 
 
 def build_mesh(
@@ -79,11 +64,7 @@ def build_mesh(
     up_axis: str = "Y",
 ) -> tuple[bpy.types.Mesh, list[str]]:
     """A mesh with one vertex per splat and its attributes, and what the user should know."""
-    if source.count == 0:
-        raise SplatFormatError(
-            "it holds no splats (zero vertices), so there is nothing to import. "
-            "Check that it was exported or downloaded completely."
-        )
+    _refuse_empty(source)
     plan, extras, warnings = attribute_plan(source)
     mesh = bpy.data.meshes.new(name)
     try:
@@ -93,17 +74,7 @@ def build_mesh(
             mesh.attributes.remove(select)
         for attr in plan[1:]:
             mesh.attributes.new(attr.name, attr.kind, "POINT")  # type: ignore[arg-type]
-        views = attribute_views(mesh, plan)
-        if views is not None:
-            fill(source, views, up_axis, extras)
-            del views
-        else:  # no direct access: fill numpy arrays, then copy them in
-            arrays = {a.name: np.empty((source.count, a.width), np.float32) for a in plan}
-            fill(source, arrays, up_axis, extras)
-            for attr in plan:
-                values = arrays.pop(attr.name).ravel()
-                target: Any = mesh.attributes[attr.name]
-                target.data.foreach_set(_FOREACH_KEY[attr.kind], values)
+        fill_attributes(mesh, source.count, plan, lambda out: fill(source, out, up_axis, extras))
         mesh.update()
     except BaseException:
         bpy.data.meshes.remove(mesh)
@@ -134,6 +105,7 @@ def build_object(
     standard_view: bool = True,
     report: Callable[[str], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    kind: str | None = None,
 ) -> bpy.types.Object:
     """Create the splat object at the 3D cursor in "404 Generations", selected and active.
 
@@ -142,16 +114,31 @@ def build_object(
     change to the scene, ``warn`` one for each thing the file lost on the way
     (dropped SH bands, an extra property's name...). If anything fails half-way,
     what was created is removed again so the scene stays as it was.
+
+    ``kind`` is ``native.NATIVE`` (Blender 5.3's own splats) or ``native.NODES``
+    (a mesh with the geometry-nodes display); by default the preference's choice.
     """
     rows = CloudRows(source) if isinstance(source, SplatCloud) else source
-    mesh = obj = None
+    kind = kind or native.default_kind()
+    _refuse_empty(rows)
+    data: Any = None
+    obj = None
     try:
-        mesh, warnings = build_mesh(name, rows, up_axis)
-        obj = bpy.data.objects.new(name, mesh)
+        if kind == native.NATIVE:
+            data, warnings = native.build_pointcloud(name, rows)
+            group = native_display.ensure_native_display()
+            defaults = native_display.object_defaults(rows.count)
+        else:
+            data, warnings = build_mesh(name, rows, up_axis)
+            group = display.ensure_display()
+            defaults = display.object_defaults(up_axis, rows.sh_degree, rows.count)
+        obj = bpy.data.objects.new(name, data)
         obj.location = scene.cursor.location
+        if kind == native.NATIVE:
+            obj.rotation_euler = native.upright_euler(up_axis)
         mod: Any = obj.modifiers.new(MODIFIER_NAME, "NODES")
-        mod.node_group = display.ensure_display()
-        for control, value in display.object_defaults(up_axis, rows.sh_degree, rows.count).items():
+        mod.node_group = group
+        for control, value in defaults.items():
             display.set_input(mod, control, value)
         obj[PROP_PREFIX + "up_axis"] = up_axis
         obj[PROP_PREFIX + "sh_degree"] = rows.sh_degree
@@ -162,8 +149,10 @@ def build_object(
     except Exception:
         if obj is not None:
             bpy.data.objects.remove(obj)
-        if mesh is not None:
-            bpy.data.meshes.remove(mesh)
+        if isinstance(data, bpy.types.Mesh):
+            bpy.data.meshes.remove(data)
+        elif data is not None:
+            bpy.data.pointclouds.remove(data)
         raise
     view_layer.update()
     for other in view_layer.objects:

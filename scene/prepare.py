@@ -37,7 +37,7 @@ class Attribute:
     """One point attribute of a splat object: Blender's type and float32 components."""
 
     name: str
-    kind: str  # FLOAT, FLOAT_VECTOR, QUATERNION
+    kind: str  # FLOAT, FLOAT_VECTOR, QUATERNION, FLOAT4
     width: int
 
 
@@ -67,6 +67,16 @@ def attribute_plan(source: RowSource) -> tuple[list[Attribute], dict[str, str], 
     plan += [Attribute(sh_rest_name(i), "FLOAT_VECTOR", 3) for i in range(k)]
     if source.has_normals:
         plan.append(Attribute("file_normal", "FLOAT_VECTOR", 3))
+    extras, warnings = extra_attributes(source, plan)
+    return plan, extras, warnings
+
+
+def extra_attributes(source: RowSource, plan: list[Attribute]) -> tuple[dict[str, str], list[str]]:
+    """Append a float attribute to ``plan`` for each extra property of ``source``.
+
+    Returns the attribute name of each kept extra, and a warning for each one
+    whose name cannot be kept (too long to tell apart from another).
+    """
     extras: dict[str, str] = {}
     warnings = []
     taken = {a.name for a in plan}
@@ -78,7 +88,7 @@ def attribute_plan(source: RowSource) -> tuple[list[Attribute], dict[str, str], 
         taken.add(key)
         extras[name] = key
         plan.append(Attribute(key, "FLOAT", 1))
-    return plan, extras, warnings
+    return extras, warnings
 
 
 def position_axes(up_axis: str) -> tuple[tuple[int, float], ...]:

@@ -1,0 +1,99 @@
+"""The numpy half of Blender 5.3's own Gaussian splats: attributes and values (no bpy).
+
+Blender 5.3 draws a ``POINTCLOUD`` of type ``GAUSSIAN_SPLAT`` itself. Its own
+PLY importer (``wm.ply_import``) fills it with these attributes, in the file's
+frame (no axis turn), and this module writes exactly the same values, so an
+object from either importer is interchangeable with the other:
+
+- ``position``: the centre, as stored;
+- ``scale``: the standard deviation per local axis, ``exp`` of the file's log scale;
+- ``rotation`` (QUATERNION): w, x, y, z normalised; a zero quaternion is the identity;
+- ``radiance:base`` (FLOAT4): the degree-0 SH coefficients as stored, and the
+  opacity after the sigmoid;
+- ``radiance:sh_k`` (FLOAT_VECTOR): higher SH coefficient k, (R, G, B).
+
+Normals and any other property are kept as point attributes too (``file_normal``,
+``extra_<name>``), as on older Blenders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..splats.cloud import SH_REST_COUNT
+from ..splats.rows import RowBlock, RowSource
+from .prepare import Attribute, copy_group, extra_attributes
+
+RADIANCE_BASE = "radiance:base"
+"""Blender's name for (f_dc_0, f_dc_1, f_dc_2, opacity) of a native splat."""
+
+
+def radiance_sh_name(k: int) -> str:
+    """Blender's name for higher SH coefficient k (all three channels)."""
+    return f"radiance:sh_{k}"
+
+
+def native_plan(source: RowSource) -> tuple[list[Attribute], dict[str, str], list[str]]:
+    """The attributes a native splat object of ``source`` gets (``position`` first).
+
+    Also the attribute name of each kept extra property, and a warning for each
+    extra that cannot be kept.
+    """
+    plan = [
+        Attribute("position", "FLOAT_VECTOR", 3),
+        Attribute("scale", "FLOAT_VECTOR", 3),
+        Attribute("rotation", "QUATERNION", 4),
+        Attribute(RADIANCE_BASE, "FLOAT4", 4),
+    ]
+    k = SH_REST_COUNT[source.sh_degree]
+    plan += [Attribute(radiance_sh_name(i), "FLOAT_VECTOR", 3) for i in range(k)]
+    if source.has_normals:
+        plan.append(Attribute("file_normal", "FLOAT_VECTOR", 3))
+    extras, warnings = extra_attributes(source, plan)
+    return plan, extras, warnings
+
+
+def write_native_rows(
+    block: RowBlock,
+    out: Mapping[str, np.ndarray],
+    rows: slice,
+    extras: Mapping[str, str],
+) -> None:
+    """Copy one block into ``out[name][rows]`` with Blender's conventions."""
+    copy_group(block.positions, out["position"][rows])
+    np.exp(block.log_scales, out=out["scale"][rows], casting="unsafe")
+    rotation = out["rotation"][rows]
+    copy_group(block.rotations, rotation)
+    norm = np.sqrt(np.einsum("ij,ij->i", rotation, rotation))
+    zero = norm == 0.0
+    norm[zero] = 1.0
+    rotation /= norm[:, None]
+    rotation[zero] = (1.0, 0.0, 0.0, 0.0)
+    base = out[RADIANCE_BASE][rows]
+    copy_group(block.sh_dc, base[:, :3])
+    alpha = base[:, 3]
+    np.negative(block.opacity_logit, out=alpha, casting="unsafe")
+    np.exp(alpha, out=alpha)
+    alpha += 1.0
+    np.reciprocal(alpha, out=alpha)
+    for k in range(block.sh_rest.shape[1]):
+        copy_group(block.sh_rest[:, k], out[radiance_sh_name(k)][rows])
+    if block.normals is not None:
+        copy_group(block.normals, out["file_normal"][rows])
+    for name, key in extras.items():
+        np.copyto(out[key][rows, 0], block.extra[name], casting="unsafe")
+
+
+def fill_native(
+    source: RowSource,
+    out: Mapping[str, np.ndarray],
+    extras: Mapping[str, str],
+) -> None:
+    """Copy every row of ``source`` into ``out``, block by block (see ``prepare.fill``)."""
+    step = source.block_rows
+    for start in range(0, source.count, step):
+        stop = min(start + step, source.count)
+        with np.errstate(over="ignore"):  # doubles beyond float32, exp overflow: ±inf
+            write_native_rows(source.block(start, stop), out, slice(start, stop), extras)
