@@ -50,6 +50,37 @@ def splat_objects() -> list[bpy.types.Object]:
     return [o for o in bpy.data.objects if "gen404_splats" in o]
 
 
+NATIVE = bpy.app.version >= (5, 3, 0)
+"""Imports make Blender's own Gaussian-splat point clouds here (the add-on's default)."""
+
+NATIVE_LAYERS = {"position", "scale", "rotation", "radiance:base"}
+
+
+def splat_count(obj: bpy.types.Object) -> int:
+    """Splats in a splat object: vertices of a mesh, points of a native point cloud."""
+    data = obj.data
+    return len(data.points) if obj.type == "POINTCLOUD" else len(data.vertices)
+
+
+def attribute(obj: bpy.types.Object, name: str, width: int) -> np.ndarray:
+    """A point attribute of a splat object's data as float32 (N, width), or (N,) for width 1."""
+    attr = obj.data.attributes[name]
+    key = {"FLOAT": "value", "QUATERNION": "value"}.get(attr.data_type, "vector")
+    out = np.empty(len(attr.data) * width, dtype=np.float32)
+    attr.data.foreach_get(key, out)
+    return out.reshape(-1, width) if width > 1 else out
+
+
+def blender_positions(obj: bpy.types.Object) -> np.ndarray:
+    """Splat centres in Blender's axes relative to the object's origin: a mesh stores them
+    so; a native point cloud stores the file's, and its rotation (and scale) turns them."""
+    positions = attribute(obj, "position", 3).astype(np.float64)
+    if obj.type != "POINTCLOUD":
+        return positions
+    basis = np.array(obj.matrix_basis.to_3x3(), dtype=np.float64)
+    return positions @ basis.T
+
+
 def wait_for_event(events: queue.Queue, timeout: float = 20.0) -> None:
     """Block until the worker has put something on the queue (no sleeping)."""
     end = time.monotonic() + timeout
@@ -73,6 +104,9 @@ def assert_file_values_only(obj: bpy.types.Object) -> None:
     rotation, size, opacity, colour and palette entry from the raw values alone.
     """
     names = {a.name for a in obj.data.attributes}
+    if obj.type == "POINTCLOUD":  # Blender's own splats: its importer's layers, no others
+        assert names >= NATIVE_LAYERS and not names & (FILE_LAYERS - {"position"}), names
+        return
     assert names >= FILE_LAYERS and not names & set(DERIVED_LAYERS), names
 
 

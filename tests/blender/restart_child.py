@@ -53,7 +53,7 @@ def resume() -> None:
     addon_utils.enable(ADDON, default_set=True)
     result = bpy.ops.gen404.wait_all(timeout=60)
     objects = [
-        {"name": o.name, "task_id": o.get("gen404_task_id"), "splats": len(o.data.vertices)}
+        {"name": o.name, "task_id": o.get("gen404_task_id"), "splats": int(o["gen404_splats"])}
         for o in bpy.data.objects
         if "gen404_splats" in o
     ]

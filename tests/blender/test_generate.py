@@ -15,6 +15,9 @@ from tests.blender.helpers import (
     COLLECTION,
     addon_module,
     addon_session,
+    attribute,
+    blender_positions,
+    splat_count,
     splat_objects,
     wait_for_event,
 )
@@ -25,18 +28,8 @@ FIGURE = make_figure()
 PART_NAMES = [p.name for p in PARTS]
 
 
-def _attribute(obj: bpy.types.Object, name: str, width: int) -> np.ndarray:
-    attr = obj.data.attributes[name]
-    key = {"FLOAT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}.get(
-        attr.data_type, "color"
-    )
-    out = np.empty(len(attr.data) * width, dtype=np.float32)
-    attr.data.foreach_get(key, out)
-    return out.reshape(-1, width) if width > 1 else out
-
-
 def _part_centres(obj: bpy.types.Object) -> dict[str, np.ndarray]:
-    positions = _attribute(obj, "position", 3)
+    positions = blender_positions(obj)
     return {name: positions[FIGURE["part"] == i].mean(axis=0) for i, name in enumerate(PART_NAMES)}
 
 
@@ -65,22 +58,43 @@ def test_text_to_3d_places_an_upright_coloured_splat_object(gateway, clean_scene
 
     # One point per splat, nothing dropped, with the splat attributes.
     n = len(FIGURE["positions"])
-    assert len(obj.data.vertices) == n
+    assert splat_count(obj) == n
     kinds = {a.name: a.data_type for a in obj.data.attributes if not a.name.startswith(".")}
-    assert kinds == {
-        "position": "FLOAT_VECTOR",
-        "file_rotation": "QUATERNION",
-        "log_scale": "FLOAT_VECTOR",
-        "opacity_logit": "FLOAT",
-        "sh_dc": "FLOAT_VECTOR",
-    }
-    # The file's values exactly, copied straight into Blender's memory.
-    np.testing.assert_array_equal(_attribute(obj, "opacity_logit", 1), FIGURE["opacity"])
-    np.testing.assert_array_equal(_attribute(obj, "log_scale", 3), FIGURE["log_scales"])
-    np.testing.assert_array_equal(_attribute(obj, "file_rotation", 4), FIGURE["rotations"])
-    np.testing.assert_array_equal(_attribute(obj, "sh_dc", 3), FIGURE["f_dc"])
     x, y, z = FIGURE["positions"].T
-    np.testing.assert_array_equal(_attribute(obj, "position", 3), np.stack((x, -z, y), axis=1))
+    if obj.type == "POINTCLOUD":  # Blender 5.3's own splats, with its importer's conventions
+        assert obj.data.type == "GAUSSIAN_SPLAT"
+        assert kinds == {
+            "position": "FLOAT_VECTOR",
+            "scale": "FLOAT_VECTOR",
+            "rotation": "QUATERNION",
+            "radiance:base": "FLOAT4",
+        }
+        # The file's frame in the data; the object's rotation stands it upright.
+        np.testing.assert_array_equal(attribute(obj, "position", 3), FIGURE["positions"])
+        np.testing.assert_allclose(
+            attribute(obj, "scale", 3), np.exp(FIGURE["log_scales"]), rtol=1e-6
+        )
+        quats = FIGURE["rotations"] / np.linalg.norm(FIGURE["rotations"], axis=1)[:, None]
+        np.testing.assert_allclose(attribute(obj, "rotation", 4), quats, atol=1e-6)
+        base = attribute(obj, "radiance:base", 4)
+        np.testing.assert_array_equal(base[:, :3], FIGURE["f_dc"])
+        opacity = 1 / (1 + np.exp(-FIGURE["opacity"].astype(np.float64)))
+        np.testing.assert_allclose(base[:, 3], opacity, rtol=1e-6)
+        np.testing.assert_allclose(blender_positions(obj), np.stack((x, -z, y), axis=1), atol=1e-6)
+    else:
+        assert kinds == {
+            "position": "FLOAT_VECTOR",
+            "file_rotation": "QUATERNION",
+            "log_scale": "FLOAT_VECTOR",
+            "opacity_logit": "FLOAT",
+            "sh_dc": "FLOAT_VECTOR",
+        }
+        # The file's values exactly, copied straight into Blender's memory.
+        np.testing.assert_array_equal(attribute(obj, "opacity_logit", 1), FIGURE["opacity"])
+        np.testing.assert_array_equal(attribute(obj, "log_scale", 3), FIGURE["log_scales"])
+        np.testing.assert_array_equal(attribute(obj, "file_rotation", 4), FIGURE["rotations"])
+        np.testing.assert_array_equal(attribute(obj, "sh_dc", 3), FIGURE["f_dc"])
+        np.testing.assert_array_equal(attribute(obj, "position", 3), np.stack((x, -z, y), axis=1))
 
     # +Y-up file -> Blender +Z up: red head on top, blue base below, nose towards -Y.
     centres = _part_centres(obj)
@@ -92,7 +106,8 @@ def test_text_to_3d_places_an_upright_coloured_splat_object(gateway, clean_scene
     assert obj["gen404_prompt"] == "mechanic robot"
     assert obj["gen404_gateway"] == gateway.url.removeprefix("https://")
     assert SIM_API_KEY not in repr(obj.items())
-    assert obj.modifiers[0].node_group.name == "gen404 Splats"
+    group = "gen404 Native Splats" if obj.type == "POINTCLOUD" else "gen404 Splats"
+    assert obj.modifiers[0].node_group.name == group
 
     stats = gateway.stats()
     assert stats.connections > before
@@ -113,7 +128,7 @@ def test_image_to_3d_scales_a_large_image_before_upload(gateway, clean_scene, tm
     (obj,) = splat_objects()
     assert obj.name == "red car"
     assert obj["gen404_image"] == "red car"
-    assert len(obj.data.vertices) == len(FIGURE["positions"])
+    assert splat_count(obj) == len(FIGURE["positions"])
 
 
 def test_a_small_image_is_sent_unchanged(gateway, clean_scene, tmp_path) -> None:
@@ -275,7 +290,7 @@ def test_download_format_preference(gateway, clean_scene, fmt, capsys) -> None:
     finally:
         prefs.result_format = "ply"
     (obj,) = splat_objects()
-    assert len(obj.data.vertices) == len(FIGURE["positions"])
+    assert splat_count(obj) == len(FIGURE["positions"])
     # Same figure either way (SPZ is quantised: 1/4096 positions, 8-bit colours).
     centres = _part_centres(obj)
     assert centres["head"][2] > centres["body"][2] + 0.4 > centres["base"][2] + 0.8

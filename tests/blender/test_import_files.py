@@ -11,7 +11,13 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import ROOT, addon_module, splat_objects, wait_for_event
+from tests.blender.helpers import (
+    ROOT,
+    addon_module,
+    splat_count,
+    splat_objects,
+    wait_for_event,
+)
 from tests.simulator import figure_ply_bytes, make_figure
 from tests.unit.plyfiles import make_ply, splat_columns
 
@@ -65,8 +71,8 @@ def test_several_files_of_every_format_at_once(addon, clean_scene, three_formats
     assert result == {"FINISHED"}
     objects = {obj.name: obj for obj in splat_objects()}
     assert set(objects) == {"figure", "compressed", "web"}
-    assert len(objects["figure"].data.vertices) == len(make_figure()["positions"])
-    assert len(objects["web"].data.vertices) == 10
+    assert splat_count(objects["figure"]) == len(make_figure()["positions"])
+    assert splat_count(objects["web"]) == 10
     assert {obj["gen404_source"] for obj in objects.values()} == set(names)
 
 
@@ -164,9 +170,10 @@ def test_file_problems_and_reader_warnings_reach_the_user(
 def _layers(obj: bpy.types.Object) -> dict[str, np.ndarray]:
     out = {}
     for attr in obj.data.attributes:
-        width = {"FLOAT": 1, "FLOAT_VECTOR": 3, "QUATERNION": 4}[attr.data_type]
-        values = np.empty(len(obj.data.vertices) * width, np.float32)
-        attr.data.foreach_get("value" if width in (1, 4) else "vector", values)
+        width = {"FLOAT": 1, "FLOAT_VECTOR": 3, "QUATERNION": 4, "FLOAT4": 4}[attr.data_type]
+        values = np.empty(splat_count(obj) * width, np.float32)
+        key = "value" if attr.data_type in ("FLOAT", "QUATERNION") else "vector"
+        attr.data.foreach_get(key, values)
         out[attr.name] = values
     return out
 
@@ -179,12 +186,13 @@ def test_without_direct_memory_access_the_import_copies_the_same_values(
     path.write_bytes(make_ply(splat_columns(500, 3, normals=True, seed=9)))
     assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
     (direct,) = splat_objects()
-    builder = addon_module("scene.builder")
-    monkeypatch.setattr(builder, "attribute_views", lambda mesh, plan: None)
+    attributes = addon_module("scene.attributes")
+    monkeypatch.setattr(attributes, "attribute_views", lambda data, count, plan: None)
     assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
     (copied,) = (o for o in splat_objects() if o != direct)
     want, got = _layers(direct), _layers(copied)
-    assert sorted(got) == sorted(want) and len(want) == 5 + 15 + 1  # SH degree 3, normals
+    kept = 4 if direct.type == "POINTCLOUD" else 5  # Blender's own splats, or file values
+    assert sorted(got) == sorted(want) and len(want) == kept + 15 + 1  # SH degree 3, normals
     for name, values in want.items():
         np.testing.assert_array_equal(got[name], values, err_msg=name)
 

@@ -27,6 +27,8 @@ from tests.blender.helpers import (
 )
 from tests.unit.plyfiles import make_ply
 
+pytestmark = pytest.mark.usefixtures("nodes_display")  # the geometry-nodes display
+
 SH_C0 = 0.28209479177387814
 RES_X, RES_Y, WIDTH = 80, 60, 8.0
 """8 x 6 world units over 80 x 60 pixels: 0.1 unit per pixel."""

@@ -28,6 +28,8 @@ from tests.blender.test_look import (
 from tests.blender.test_ui import Recorder
 from tests.simulator import figure_ply_bytes, make_figure
 
+pytestmark = pytest.mark.usefixtures("nodes_display")  # the geometry-nodes display
+
 GROUP = "gen404 Splats"
 
 

@@ -11,6 +11,8 @@ import pytest
 from tests.blender.helpers import assert_file_values_only, picture_path, splat_objects
 from tests.simulator import figure_ply_bytes
 
+pytestmark = pytest.mark.usefixtures("nodes_display")  # the geometry-nodes display
+
 
 def _render(engine: str, path) -> np.ndarray:
     """Render the scene's camera view; returns RGB rows top to bottom, display values."""

@@ -10,9 +10,12 @@ import math
 
 import bpy
 import numpy as np
+import pytest
 
 from tests.blender.helpers import assert_file_values_only, splat_objects
 from tests.simulator import figure_ply_bytes
+
+pytestmark = pytest.mark.usefixtures("nodes_display")  # the geometry-nodes display
 
 
 def _eevee_engine() -> str:
