@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from ..scene import builder, display
+from ..scene import builder, display, native_display
 
 _SHOWN = (
     display.MODE,
@@ -28,7 +28,8 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
         layout.label(text="This object has lost its splat display modifier", icon="ERROR")
         return
     group = mod.node_group
-    if not display.is_current(group):
+    native = group.name.startswith(native_display.NATIVE_GROUP_NAME)
+    if not native and not display.is_current(group):
         layout.label(text="Display made by an older version: reopen the file", icon="INFO")
         return
     col = layout.column()
@@ -36,10 +37,11 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
     for control in _SHOWN:
         col.prop(*display.input_slot(mod, control.name), text=control.name)
     degree = int(obj.get(builder.PROP_PREFIX + "sh_degree", 0))
-    row = col.row()
-    row.enabled = degree > 0
-    name = display.VIEW_DEPENDENT.name
-    row.prop(*display.input_slot(mod, name), text=name)
+    if not native:  # Blender's own splats always show their SH colour
+        row = col.row()
+        row.enabled = degree > 0
+        name = display.VIEW_DEPENDENT.name
+        row.prop(*display.input_slot(mod, name), text=name)
 
     count = int(obj.get(builder.SPLAT_COUNT_PROP, 0))
     up = str(obj.get(builder.PROP_PREFIX + "up_axis", "Y"))
