@@ -103,6 +103,7 @@ def object_cloud(obj: bpy.types.Object, up_axis: str = AS_IMPORTED) -> Any:
         extra=extra,
         matrix=matrix,
         up_axis=axis,
+        sh_frame=imported,  # a mesh keeps SH and normals in the file's frame
     )
     if axis == imported and np.array_equal(matrix, np.eye(4)):
         # Untouched: the stored file values are the answer, bit for bit.

@@ -228,3 +228,21 @@ def test_an_object_without_the_file_values_exports_what_it_shows(
         dc = before[f"f_dc_{c}"]
         shown = np.abs(SH_C0 * dc) < 0.499  # colours a display can show (not clipped)
         np.testing.assert_allclose(after[f"f_dc_{c}"][shown], dc[shown], atol=2e-3)
+
+
+def test_export_to_other_axes_turns_view_dependent_colour(addon, clean_scene, tmp_path) -> None:
+    """Exported with other axes than imported, SH and normals turn with the positions."""
+    source, out = DATA / "capture_sh3.src.ply", tmp_path / "z_up.ply"
+    assert bpy.ops.gen404.import_splat(filepath=str(source), up_axis="-Y") == {"FINISHED"}
+    assert bpy.ops.gen404.export_splat(filepath=str(out), up_axis="Z") == {"FINISHED"}
+    before, after = parse_ply(source), parse_ply(out)
+    g = AXES["-Y"]  # directions of the -Y-up file -> the +Z-up one
+    want = stack(before, "x", "y", "z") @ g.T
+    np.testing.assert_allclose(stack(after, "x", "y", "z"), want, atol=1e-6)
+    normals = stack(before, "nx", "ny", "nz") @ g.T
+    np.testing.assert_allclose(stack(after, "nx", "ny", "nz"), normals, atol=1e-6)
+    old, new = sh_rest(before), sh_rest(after)
+    for d in np.random.default_rng(5).normal(size=(10, 3)):
+        colour_before = np.einsum("k,nkc->nc", sh_basis(d), old)
+        colour_after = np.einsum("k,nkc->nc", sh_basis(g @ d), new)
+        np.testing.assert_allclose(colour_after, colour_before, atol=1e-4)
