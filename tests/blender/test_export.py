@@ -7,13 +7,14 @@ add-on's reader), so reader and writer cannot agree on a shared mistake.
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import ROOT, addon_module, splat_objects
+from tests.blender.helpers import ADDON_MODULE, ROOT, addon_module, splat_objects
 from tests.blender.test_look import SH_C0, euler_matrix, sh_basis, srgb_to_linear
 from tests.blender.test_ui import Recorder, operators_in
 from tests.simulator import figure_ply_bytes
@@ -24,6 +25,21 @@ AXES = {  # file frame -> Blender frame, per import up axis
     "-Y": np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]),
     "Z": np.eye(3),
 }
+
+
+@pytest.fixture(autouse=True)
+def mesh_objects(addon) -> Iterator[None]:
+    """These tests are of the geometry-nodes mesh: on Blender 5.3+, imports make it by the
+    preference (test_native_export.py tests the native point clouds)."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    if bpy.app.version < (5, 3, 0):
+        yield
+        return
+    prefs.splat_object = "NODES"
+    try:
+        yield
+    finally:
+        prefs.splat_object = "NATIVE"
 
 
 def parse_ply(path: Path) -> dict[str, np.ndarray]:
