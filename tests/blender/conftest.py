@@ -25,6 +25,16 @@ import pytest
 
 from tests.simulator import SIM_API_KEY, GatewaySimulator
 
+NATIVE_VERSION = (5, 3, 0)
+"""The first Blender with native Gaussian splats; test_native_*.py test only those."""
+
+collect_ignore = (
+    sorted(p.name for p in Path(__file__).parent.glob("test_native_*.py"))
+    if bpy.app.version < NATIVE_VERSION
+    else []
+)
+"""Native-only test modules are not collected on older Blenders (never skipped)."""
+
 
 @pytest.fixture(scope="session")
 def blender_home() -> Path:
