@@ -10,8 +10,9 @@ import bpy
 import numpy as np
 from bpy_extras.io_utils import ExportHelper
 
-from ..scene import builder
+from ..scene import builder, native
 from ..scene.colors import SH_C0, linear_to_srgb
+from ..scene.native_read import native_export_cloud
 from ..scene.prepare import EXTRA_PREFIX, sh_rest_name
 from ..splats.axes import frame_quaternion, quat_multiply
 from ..splats.export import export_cloud, rest_count
@@ -24,11 +25,15 @@ _KEYS = {"FLOAT": "value", "INT": "value", "QUATERNION": "value", "FLOAT_VECTOR"
 
 
 def export_target(context: bpy.types.Context) -> bpy.types.Object | None:
-    """The active object if it is a selected splat object, else the only selected one."""
+    """The active object if it is a selected splat object, else the only selected one.
+
+    Splat objects: ours (meshes or native point clouds), and Blender's own native
+    splats (``wm.ply_import``, ``wm.spz_import``).
+    """
     active = context.active_object
-    if builder.is_splat_object(active) and active is not None and active.select_get():
+    if builder.is_exportable(active) and active is not None and active.select_get():
         return active
-    selected = [o for o in context.selected_objects if builder.is_splat_object(o)]
+    selected = [o for o in context.selected_objects if builder.is_exportable(o)]
     return selected[0] if len(selected) == 1 else None
 
 
@@ -45,11 +50,14 @@ def _attribute(mesh: bpy.types.Mesh, name: str, width: int) -> np.ndarray | None
 def object_cloud(obj: bpy.types.Object, up_axis: str = AS_IMPORTED) -> Any:
     """The SplatCloud to write for ``obj``, in the file axes, its world transform applied.
 
-    The file's values stored at import (rotations and log scales in its frame,
-    opacity logits, SH) are written back as they were; an object without them
-    (made by hand, or imported by an older version) gets them from Blender-frame
+    A native splat point cloud is read by ``native_read``. Of a mesh, the file's
+    values stored at import (rotations and log scales in its frame, opacity
+    logits, SH) are written back as they were; an object without them (made by
+    hand, or imported by an older version) gets them from Blender-frame
     ``rotation``, ``scale``, ``opacity`` and ``color`` attributes.
     """
+    if native.is_native(obj):
+        return native_export_cloud(obj, None if up_axis == AS_IMPORTED else up_axis)
     mesh: Any = obj.data
     n = len(mesh.vertices)
     imported = str(obj.get(builder.PROP_PREFIX + "up_axis", "Y"))
@@ -103,6 +111,7 @@ def object_cloud(obj: bpy.types.Object, up_axis: str = AS_IMPORTED) -> Any:
         extra=extra,
         matrix=matrix,
         up_axis=axis,
+        sh_frame=imported,  # a mesh keeps SH and normals in the file's frame
     )
     if axis == imported and np.array_equal(matrix, np.eye(4)):
         # Untouched: the stored file values are the answer, bit for bit.
@@ -144,7 +153,12 @@ class GEN404_OT_export_splat(bpy.types.Operator, ExportHelper):  # type: ignore[
         name="Up Axis",
         description="Which axis of the written file points up",
         items=[
-            (AS_IMPORTED, "As Imported", "The axes the object was imported with"),
+            (
+                AS_IMPORTED,
+                "As Imported",
+                "The axes the object was imported with (an object of Blender's own "
+                "importers: its point cloud's, +Z up)",
+            ),
             *UP_AXIS_ITEMS,
         ],
         default=AS_IMPORTED,

@@ -38,6 +38,12 @@ def is_splat_object(obj: bpy.types.Object | None) -> bool:
     )
 
 
+def is_exportable(obj: bpy.types.Object | None) -> bool:
+    """An object ``gen404.export_splat`` can write: ours, or any native splat point cloud
+    (also one from Blender's own ``wm.ply_import`` or ``wm.spz_import``)."""
+    return is_splat_object(obj) or native.is_native(obj)
+
+
 def splat_modifier(obj: bpy.types.Object) -> bpy.types.Modifier | None:
     """The object's modifier that runs the shared display group, if any."""
     for mod in obj.modifiers:

@@ -14,6 +14,9 @@ object from either importer is interchangeable with the other:
 
 Normals and any other property are kept as point attributes too (``file_normal``,
 ``extra_<name>``), as on older Blenders.
+
+``native_cloud`` is the way back, for an export: the file's conventions from
+Blender's values (log scales, opacity logits, SH channel by channel).
 """
 
 from __future__ import annotations
@@ -22,12 +25,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..splats.cloud import SH_REST_COUNT
+from ..splats.cloud import SH_REST_COUNT, SplatCloud
 from ..splats.rows import RowBlock, RowSource
 from .prepare import Attribute, copy_group, extra_attributes
 
 RADIANCE_BASE = "radiance:base"
 """Blender's name for (f_dc_0, f_dc_1, f_dc_2, opacity) of a native splat."""
+OPACITY_RANGE = (float(np.finfo(np.float32).tiny), 1.0 - 2.0**-24)
+"""The opacities an export takes logits of: 0 and 1 (no finite logit) become the
+nearest float32 values that have one (logits of about -87.3 and +16.6)."""
+MIN_SCALE = float(np.finfo(np.float32).tiny)
+"""The smallest standard deviation an export takes the log of (a zero has none)."""
 
 
 def radiance_sh_name(k: int) -> str:
@@ -97,3 +105,42 @@ def fill_native(
         stop = min(start + step, source.count)
         with np.errstate(over="ignore"):  # doubles beyond float32, exp overflow: ±inf
             write_native_rows(source.block(start, stop), out, slice(start, stop), extras)
+
+
+def opacity_logit(alpha: np.ndarray) -> np.ndarray:
+    """The logit of each opacity (float64), the ends clamped to ``OPACITY_RANGE``."""
+    p = np.clip(np.asarray(alpha, dtype=np.float64), *OPACITY_RANGE)
+    p = np.where(np.isnan(p), 0.5, p)  # no opacity at all: half
+    return np.log(p) - np.log1p(-p)
+
+
+def native_cloud(
+    position: np.ndarray,
+    scale: np.ndarray,
+    rotation: np.ndarray,
+    base: np.ndarray,
+    sh: list[np.ndarray],
+    normals: np.ndarray | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> SplatCloud:
+    """The file values of a native splat point cloud, in its own frame.
+
+    Arguments are its attributes: ``position``, ``scale`` (N, 3), ``rotation`` (N, 4),
+    ``radiance:base`` (N, 4), ``radiance:sh_k`` (N, 3) for k = 0, 1, ... (as many
+    as make whole SH degrees are used), ``file_normal`` and the extra properties by
+    file name. Rotations are kept as stored (an export normalises them).
+    """
+    n = len(position)
+    k = max(c for c in SH_REST_COUNT.values() if c <= len(sh))
+    sh_rest = np.stack(sh[:k], axis=1) if k else np.zeros((n, 0, 3), np.float32)
+    log_scales = np.log(np.maximum(scale.astype(np.float64), MIN_SCALE))
+    return SplatCloud(
+        positions=np.ascontiguousarray(position, dtype=np.float32),
+        log_scales=log_scales.astype(np.float32),
+        rotations=np.ascontiguousarray(rotation, dtype=np.float32),
+        opacity_logit=opacity_logit(base[:, 3]).astype(np.float32),
+        sh_dc=np.ascontiguousarray(base[:, :3], dtype=np.float32),
+        sh_rest=np.ascontiguousarray(sh_rest, dtype=np.float32),
+        normals=None if normals is None else np.ascontiguousarray(normals, dtype=np.float32),
+        extra={key: np.ascontiguousarray(v, dtype=np.float32) for key, v in (extra or {}).items()},
+    )

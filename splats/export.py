@@ -19,7 +19,17 @@ undone or applied per splat, in float64:
                orthogonal polar factor of L; a mirror flips it). Under
                non-uniform scale the directions themselves are distorted, which
                SH coefficients cannot follow; using Q there is an approximation.
+               SH (and normals) may be stored in another frame than the
+               positions: a mesh keeps them in the file's frame B, so they turn
+               by A^-1 Q B (``sh_frame`` names B; a native point cloud keeps
+               everything in one frame, B = identity).
 * opacity logits, f_dc and extra properties are written as stored.
+
+Blender keeps object rotations as float32 angles, so a quarter turn leaves about
+1e-7 where its matrix should hold 0 (cos of float32 pi/2). ``exact_axes`` takes
+such entries for the zeros they stand for: an object turned by quarter turns only
+(a native object standing upright, a mesh turned by 90 degrees) then maps file
+axes exactly onto file axes and exports its positions bit for bit.
 """
 
 from __future__ import annotations
@@ -34,6 +44,8 @@ UNIFORM_TOLERANCE = 1e-6
 """Relative spread of the singular values below which a scale counts as uniform."""
 MIN_SIGMA = 1e-12
 """Sigma written for a collapsed axis (log of zero is not a number)."""
+AXIS_NOISE = 1e-6
+"""Matrix entries this small relative to their column's length are float32 noise."""
 
 
 def export_cloud(
@@ -46,13 +58,19 @@ def export_cloud(
     sh_rest: np.ndarray,
     matrix: np.ndarray,
     up_axis: str,
+    sh_frame: str = "Z",
     normals: np.ndarray | None = None,
     extra: dict[str, np.ndarray] | None = None,
 ) -> SplatCloud:
-    """The cloud to write for an object (Blender-frame arrays, ``matrix`` its 4x4 world matrix)."""
-    a = rotation_matrix(frame_quaternion(up_axis))
-    a[np.abs(a) < 1e-12] = 0.0
-    m = np.asarray(matrix, dtype=np.float64)
+    """The cloud to write for an object, in the frame of a file with ``up_axis`` up.
+
+    ``matrix`` is the object's 4x4 world matrix: it maps the arrays' frame (Blender's
+    for a mesh, the file's for a native point cloud) into the world. SH and normals
+    are stored in the frame of a file with ``sh_frame`` up relative to the arrays'
+    ("Z": the same frame).
+    """
+    a = axes_matrix(up_axis)
+    m = exact_axes(np.asarray(matrix, dtype=np.float64))
     linear, offset = m[:3, :3], m[:3, 3]
     n = len(positions)
 
@@ -71,7 +89,7 @@ def export_cloud(
     else:
         out_rotations, out_sigmas = _covariance_split(a.T @ linear, unit, sigmas)
 
-    turn_sh = a.T @ q @ a  # directions in the file frame before -> after
+    turn_sh = a.T @ q @ axes_matrix(sh_frame)  # SH directions before -> after
     k = sh_rest.shape[1]
     rest = sh_rest
     out_normals = normals
@@ -92,6 +110,20 @@ def export_cloud(
         normals=None if out_normals is None else _f32(out_normals),
         extra={name: _f32(values.reshape(n)) for name, values in (extra or {}).items()},
     )
+
+
+def axes_matrix(up_axis: str) -> np.ndarray:
+    """The exact signed permutation that turns a file with ``up_axis`` up into Blender's frame."""
+    return np.round(rotation_matrix(frame_quaternion(up_axis)))  # quarter turns: 0, +-1
+
+
+def exact_axes(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` (4x4) with its 3x3 part's float32-noise entries made exact zeros."""
+    m = np.array(matrix, dtype=np.float64)
+    linear = m[:3, :3]
+    length = np.linalg.norm(linear, axis=0)
+    linear[np.abs(linear) < AXIS_NOISE * length[None, :]] = 0.0
+    return m
 
 
 def rest_count(available: int) -> int:

@@ -7,13 +7,14 @@ add-on's reader), so reader and writer cannot agree on a shared mistake.
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import ROOT, addon_module, splat_objects
+from tests.blender.helpers import ADDON_MODULE, ROOT, addon_module, splat_objects
 from tests.blender.test_look import SH_C0, euler_matrix, sh_basis, srgb_to_linear
 from tests.blender.test_ui import Recorder, operators_in
 from tests.simulator import figure_ply_bytes
@@ -24,6 +25,21 @@ AXES = {  # file frame -> Blender frame, per import up axis
     "-Y": np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]),
     "Z": np.eye(3),
 }
+
+
+@pytest.fixture(autouse=True)
+def mesh_objects(addon) -> Iterator[None]:
+    """These tests are of the geometry-nodes mesh: on Blender 5.3+, imports make it by the
+    preference (test_native_export.py tests the native point clouds)."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    if bpy.app.version < (5, 3, 0):
+        yield
+        return
+    prefs.splat_object = "NODES"
+    try:
+        yield
+    finally:
+        prefs.splat_object = "NATIVE"
 
 
 def parse_ply(path: Path) -> dict[str, np.ndarray]:
@@ -228,3 +244,21 @@ def test_an_object_without_the_file_values_exports_what_it_shows(
         dc = before[f"f_dc_{c}"]
         shown = np.abs(SH_C0 * dc) < 0.499  # colours a display can show (not clipped)
         np.testing.assert_allclose(after[f"f_dc_{c}"][shown], dc[shown], atol=2e-3)
+
+
+def test_export_to_other_axes_turns_view_dependent_colour(addon, clean_scene, tmp_path) -> None:
+    """Exported with other axes than imported, SH and normals turn with the positions."""
+    source, out = DATA / "capture_sh3.src.ply", tmp_path / "z_up.ply"
+    assert bpy.ops.gen404.import_splat(filepath=str(source), up_axis="-Y") == {"FINISHED"}
+    assert bpy.ops.gen404.export_splat(filepath=str(out), up_axis="Z") == {"FINISHED"}
+    before, after = parse_ply(source), parse_ply(out)
+    g = AXES["-Y"]  # directions of the -Y-up file -> the +Z-up one
+    want = stack(before, "x", "y", "z") @ g.T
+    np.testing.assert_allclose(stack(after, "x", "y", "z"), want, atol=1e-6)
+    normals = stack(before, "nx", "ny", "nz") @ g.T
+    np.testing.assert_allclose(stack(after, "nx", "ny", "nz"), normals, atol=1e-6)
+    old, new = sh_rest(before), sh_rest(after)
+    for d in np.random.default_rng(5).normal(size=(10, 3)):
+        colour_before = np.einsum("k,nkc->nc", sh_basis(d), old)
+        colour_after = np.einsum("k,nkc->nc", sh_basis(g @ d), new)
+        np.testing.assert_allclose(colour_after, colour_before, atol=1e-4)
