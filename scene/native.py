@@ -41,7 +41,8 @@ def default_kind() -> str:
     if not available():
         return NODES
     root = (__package__ or "").rpartition(".")[0]
-    addon = bpy.context.preferences.addons.get(root)
+    preferences: Any = bpy.context.preferences
+    addon = preferences.addons.get(root) if preferences is not None else None
     prefs: Any = addon.preferences if addon is not None else None
     return str(getattr(prefs, "splat_object", NATIVE) or NATIVE)
 
