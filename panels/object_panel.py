@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from ..scene import builder, display
+from ..scene import builder, convert, display, native
 
 _SHOWN = (
     display.MODE,
@@ -57,6 +57,8 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
         box.label(text="with the Standard view transform:")
         box.prop(view, "view_transform", text="")
     layout.operator("gen404.export_splat", icon="EXPORT")
+    if native.available() and convert.is_mesh_splat_object(obj):
+        layout.operator("gen404.convert_to_native", icon="OUTLINER_OB_POINTCLOUD")
 
 
 class OBJECT_PT_gen404_splat(bpy.types.Panel):
