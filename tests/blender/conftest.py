@@ -25,6 +25,8 @@ import pytest
 
 from tests.simulator import SIM_API_KEY, GatewaySimulator
 
+collect_ignore_glob = ["test_native_*.py"] if bpy.app.version < (5, 3, 0) else []
+
 
 @pytest.fixture(scope="session")
 def blender_home() -> Path:
