@@ -123,13 +123,14 @@ def test_convert_to_blender_splats_says_what_it_needs(addon, clean_scene, tmp_pa
     path = tmp_path / "figure.ply"
     path.write_bytes(figure_ply_bytes())
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    if hasattr(prefs, "splat_object"):
+    kind = getattr(prefs, "splat_object", None)  # 5.3+: ask for the geometry-nodes mesh
+    if kind is not None:
         prefs.splat_object = "NODES"
     try:
         bpy.ops.gen404.import_splat(filepath=str(path))
     finally:
-        if hasattr(prefs, "splat_object"):
-            prefs.splat_object = "NATIVE"
+        if kind is not None:
+            prefs.splat_object = kind
     (figure,) = splat_objects()
     assert figure.type == "MESH" and figure.select_get()
     native = bpy.app.version >= (5, 3, 0)
