@@ -1,5 +1,6 @@
 """Operators, registered in order by ``registration``."""
 
+from .convert import GEN404_OT_convert_to_native
 from .export_splat import GEN404_OT_export_splat
 from .generate import GEN404_OT_generate
 from .import_splat import GEN404_FH_splat, GEN404_OT_import_splat
@@ -15,6 +16,7 @@ classes = (
     GEN404_OT_import_splat,
     GEN404_FH_splat,  # after its operator
     GEN404_OT_export_splat,
+    GEN404_OT_convert_to_native,
     GEN404_OT_cancel_task,
     GEN404_OT_resume_task,
     GEN404_OT_clear_tasks,

@@ -35,6 +35,8 @@ UP_AXIS_ITEMS = [
 ]
 FILTER_GLOB = ";".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS)
 MENU_LABEL = "Gaussian Splat ({})".format("/".join(SUPPORTED_EXTENSIONS))
+HANDLER_LABEL = "Gaussian Splat (404 Gen)"
+IMPORT_NAME = f"Import {HANDLER_LABEL}"  # how Blender's chooser of importers for a drop names us
 
 Report = Callable[[Any, str], None]
 """An operator's ``report``: (set of levels, message)."""
@@ -285,7 +287,7 @@ class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[
     """Import 3D Gaussian splat files (.ply, .spz, .splat) as splat objects"""
 
     bl_idname = "gen404.import_splat"
-    bl_label = "Import Gaussian Splat"
+    bl_label = IMPORT_NAME
     bl_description = (
         "Import 3D Gaussian splat files (.ply, .spz, .splat) as splat objects at the 3D cursor"
     )
@@ -397,10 +399,11 @@ def _poll_drop(context: bpy.types.Context) -> bool:
 
 
 class GEN404_FH_splat(bpy.types.FileHandler):
-    """Dropping splat files on the 3D Viewport imports them."""
+    """Dropping splat files on the 3D Viewport imports them (on 5.3, where Blender's own
+    .spz and .ply handlers take them too, Blender offers both by their operators' names)."""
 
     bl_idname = "GEN404_FH_splat"
-    bl_label = "Gaussian Splat"
+    bl_label = HANDLER_LABEL
     bl_import_operator = "gen404.import_splat"
     bl_file_extensions = ";".join(SUPPORTED_EXTENSIONS)
 

@@ -7,6 +7,9 @@ from typing import Any
 import bpy
 
 from ..operators.import_splat import MENU_LABEL as IMPORT_LABEL
+from ..scene import native
+
+CONVERT_ICON = "OUTLINER_OB_POINTCLOUD"
 
 
 class VIEW3D_MT_gen404_add(bpy.types.Menu):
@@ -19,6 +22,7 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
         layout.operator("gen404.generate", icon="PLAY")
         layout.operator("gen404.import_splat", icon="IMPORT")
         layout.operator("gen404.export_splat", icon="EXPORT")
+        layout.operator("gen404.convert_to_native", icon=CONVERT_ICON)  # greyed before 5.3
         layout.separator()
         layout.operator("gen404.cancel_task", icon="X")
         layout.operator("gen404.resume_task", icon="RECOVER_LAST")
@@ -38,6 +42,12 @@ def draw_export_menu(self: Any, context: bpy.types.Context) -> None:
     self.layout.operator("gen404.export_splat", text="Gaussian Splat (.ply)")
 
 
+def draw_convert_menu(self: Any, context: bpy.types.Context) -> None:
+    """Object > Convert: to Blender's own splats, on the Blenders that have them."""
+    if native.available():
+        self.layout.operator("gen404.convert_to_native", icon=CONVERT_ICON)
+
+
 classes = (VIEW3D_MT_gen404_add,)
 
 
@@ -45,9 +55,11 @@ def register() -> None:
     bpy.types.VIEW3D_MT_add.append(draw_add_menu)  # type: ignore[arg-type]
     bpy.types.TOPBAR_MT_file_import.append(draw_import_menu)  # type: ignore[arg-type]
     bpy.types.TOPBAR_MT_file_export.append(draw_export_menu)  # type: ignore[arg-type]
+    bpy.types.VIEW3D_MT_object_convert.append(draw_convert_menu)  # type: ignore[arg-type]
 
 
 def unregister() -> None:
+    bpy.types.VIEW3D_MT_object_convert.remove(draw_convert_menu)  # type: ignore[arg-type]
     bpy.types.TOPBAR_MT_file_export.remove(draw_export_menu)  # type: ignore[arg-type]
     bpy.types.TOPBAR_MT_file_import.remove(draw_import_menu)  # type: ignore[arg-type]
     bpy.types.VIEW3D_MT_add.remove(draw_add_menu)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from ..scene import builder, display, native_display
+from ..scene import builder, convert, display, native, native_display
 
 _SHOWN = (
     display.MODE,
@@ -28,8 +28,8 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
         layout.label(text="This object has lost its splat display modifier", icon="ERROR")
         return
     group = mod.node_group
-    native = group.name.startswith(native_display.NATIVE_GROUP_NAME)
-    if not native and not display.is_current(group):
+    is_native = group.name.startswith(native_display.NATIVE_GROUP_NAME)
+    if not is_native and not display.is_current(group):
         layout.label(text="Display made by an older version: reopen the file", icon="INFO")
         return
     col = layout.column()
@@ -37,7 +37,7 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
     for control in _SHOWN:
         col.prop(*display.input_slot(mod, control.name), text=control.name)
     degree = int(obj.get(builder.PROP_PREFIX + "sh_degree", 0))
-    if not native:  # Blender's own splats always show their SH colour
+    if not is_native:  # Blender's own splats always show their SH colour
         row = col.row()
         row.enabled = degree > 0
         name = display.VIEW_DEPENDENT.name
@@ -59,6 +59,8 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
         box.label(text="with the Standard view transform:")
         box.prop(view, "view_transform", text="")
     layout.operator("gen404.export_splat", icon="EXPORT")
+    if native.available() and convert.is_mesh_splat_object(obj):
+        layout.operator("gen404.convert_to_native", icon="OUTLINER_OB_POINTCLOUD")
 
 
 class OBJECT_PT_gen404_splat(bpy.types.Panel):

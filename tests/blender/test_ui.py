@@ -123,6 +123,37 @@ def test_every_operator_is_searchable_and_in_a_menu(addon) -> None:
     assert operators_in(log)["gen404.import_splat"][4] == "Gaussian Splat (.ply/.spz/.splat)"
 
 
+def test_convert_to_blender_splats_says_what_it_needs(addon, clean_scene, tmp_path) -> None:
+    """Before Blender 5.3 there are no Blender splats to convert to; from 5.3 it needs a
+    selected splat mesh (an import with the geometry-nodes display)."""
+    path = tmp_path / "figure.ply"
+    path.write_bytes(figure_ply_bytes())
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    kind = getattr(prefs, "splat_object", None)  # 5.3+: ask for the geometry-nodes mesh
+    if kind is not None:
+        prefs.splat_object = "NODES"
+    try:
+        bpy.ops.gen404.import_splat(filepath=str(path))
+    finally:
+        if kind is not None:
+            prefs.splat_object = kind
+    (figure,) = splat_objects()
+    assert figure.type == "MESH" and figure.select_get()
+    native = bpy.app.version >= (5, 3, 0)
+    assert bpy.ops.gen404.convert_to_native.poll() == native
+    figure.select_set(False)
+    assert not bpy.ops.gen404.convert_to_native.poll()
+    with pytest.raises(RuntimeError, match="geometry-nodes display" if native else "5.3 or newer"):
+        bpy.ops.gen404.convert_to_native()
+    convert = bpy.types.VIEW3D_MT_object_convert._dyn_ui_initialize()
+    assert addon_module("panels.menus").draw_convert_menu in convert
+    log: list = []
+    addon_module("panels.menus").draw_convert_menu(
+        types.SimpleNamespace(layout=Recorder(log)), bpy.context
+    )
+    assert ("gen404.convert_to_native" in operators_in(log)) == native
+
+
 def test_sidebar_says_how_to_fix_a_missing_key(addon, monkeypatch) -> None:
     monkeypatch.delenv("GEN404_API_KEY", raising=False)
     state = bpy.context.window_manager.gen404
