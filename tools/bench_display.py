@@ -1,6 +1,6 @@
 """Cost of the display's first depsgraph evaluation: the "display ready" part of an import.
 
-    .venv-bpy5/bin/python tools/bench_display.py [--count 1000000] [--runs 9]
+    .venv-bpy-5.0.1/bin/python tools/bench_display.py [--count 1000000] [--runs 9]
 
 Loads ``scene/display.py`` from this checkout (no zip needed), builds the shared
 group, then for each setting makes new objects whose mesh has ``--count`` vertices

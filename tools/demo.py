@@ -1,7 +1,7 @@
 """The add-on's main job, end to end: install the built extension into Blender, generate
 a splat from a prompt, frame it, save demo.blend and render demo.png with Cycles.
 
-    .venv-bpy5/bin/python tools/demo.py --prompt "mechanic robot" --zip dist/gen404-0.1.0.zip
+    .venv-bpy-5.0.1/bin/python tools/demo.py --prompt "mechanic robot" --zip dist/gen404-0.1.0.zip
 
 Run by `make demo`. Without GEN404_API_KEY it starts the local gateway simulator
 (tests/simulator) in its own process and points the add-on at it; with the key
