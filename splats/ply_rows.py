@@ -3,7 +3,7 @@
 Reading a whole file first costs its size in fresh memory, and touching fresh
 memory (a page fault per 4 KiB) is slower than the copy itself. Here one buffer
 of a few megabytes takes the file chunk by chunk, and each chunk is handed out
-as strided views of its records. The header rules are ``ply.py``'s own.
+as strided views of its records. The header rules are ``ply_header``'s, as for ``ply.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from . import ply
+from . import ply_header
 from .cloud import SH_REST_COUNT, SplatFormatError
 from .rows import RowBlock
 
@@ -30,12 +30,12 @@ def open_ply_rows(path: str | os.PathLike) -> PlyRows | None:
     """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        head = f.read(min(size, ply._MAX_HEADER))
-    header = ply._parse_header(memoryview(head))
-    vertex, skip = ply._vertex_element(header)
-    if header.fmt == "ascii" or not ply._check_vertex_props(vertex, header):
+        head = f.read(min(size, ply_header.MAX_HEADER))
+    header = ply_header.parse_header(memoryview(head))
+    vertex, skip = ply_header.vertex_element(header)
+    if header.fmt == "ascii" or not ply_header.check_vertex_props(vertex, header):
         return None
-    return PlyRows(path, vertex, ply._binary_layout(size, header, vertex, skip))
+    return PlyRows(path, vertex, ply_header.binary_layout(size, header, vertex, skip))
 
 
 class PlyRows:
@@ -44,22 +44,22 @@ class PlyRows:
     def __init__(
         self,
         path: str | os.PathLike,
-        vertex: ply._Element,
+        vertex: ply_header.Element,
         layout: tuple[int, int, int, list[int], list[np.dtype]],
     ) -> None:
         self._file = open(path, "rb", buffering=0)  # noqa: SIM115  (closed by close())
         self._start, count, self._stride, self._offsets, self._dtypes = layout
         self._buf = bytearray()
         index = {name: i for i, (name, _) in enumerate(vertex.props)}
-        rest_names, every_rest, k, warning = ply._sh_rest_layout(vertex)
+        rest_names, every_rest, k, warning = ply_header.sh_rest_layout(vertex)
         self._index = index
         # (K, 3) property indices: coefficient k of channel c.
         self._rest = [[index[rest_names[c * k + i]] for c in range(3)] for i in range(k)]
         self.count = count
         self.sh_degree = next(d for d, n in SH_REST_COUNT.items() if n == k)
-        self.has_normals = all(name in index for name in ply._NORMALS)
-        known = set(ply.REQUIRED) | set(every_rest)
-        known |= set(ply._NORMALS) if self.has_normals else set()
+        self.has_normals = all(name in index for name in ply_header.NORMALS)
+        known = set(ply_header.REQUIRED) | set(every_rest)
+        known |= set(ply_header.NORMALS) if self.has_normals else set()
         self.extra_names = tuple(name for name, _ in vertex.props if name not in known)
         self.warnings = [warning] if warning else []
         self.block_rows = max(1, CHUNK_BYTES // self._stride)
@@ -86,7 +86,7 @@ class PlyRows:
             opacity_logit=group([i["opacity"]])[:, 0],
             sh_dc=group([i["f_dc_0"], i["f_dc_1"], i["f_dc_2"]]),
             sh_rest=group.table(rest) if rest else np.zeros((rows, 0, 3), np.float32),
-            normals=group([i[name] for name in ply._NORMALS]) if self.has_normals else None,
+            normals=group([i[name] for name in ply_header.NORMALS]) if self.has_normals else None,
             extra={name: group([i[name]])[:, 0] for name in self.extra_names},
         )
 
