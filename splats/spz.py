@@ -14,7 +14,7 @@ extension names another frame; it is turned into the PLY frame (RDF) here: y and
 z negated for positions, quaternions and SH. See ``frames.py``.
 
 Values come back as a 3DGS PLY stores them (log scales, opacity logits, f_dc,
-coefficient-major SH), decoded with whole-array numpy operations, never a loop
+coefficient-major SH), decoded by ``spz_decode`` with whole-array numpy operations, never a loop
 over splats. Before anything large is allocated, the header's counts are checked
 against the input's size, and decompression stops at what those counts need.
 """
@@ -22,16 +22,13 @@ against the input's size, and decompression stops at what those counts need.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from .cloud import SplatCloud, SplatFormatError
-from .frames import PLY_FRAME, SPZ_COORDINATE_SYSTEMS, sh_change, to_ply_frame
+from .frames import PLY_FRAME, SPZ_COORDINATE_SYSTEMS
 from .inflate import GzipInflater, Inflater, ZstdInflater, check_ratio, zstd_frame
-from .quantize import SPZ_DC, SPZ_LOG_SCALE, U8_OPACITY_LOGIT
-from .sh import MAX_REST
+from .spz_decode import REST_PER_CHANNEL, SpzLayout, decode
 
 __all__ = ["MAX_SPLATS", "read_spz"]
 
@@ -46,8 +43,6 @@ or too big for Blender anyway, and refusing it costs nothing."""
 MAX_EXTENSION_BYTES = 1 << 16
 """Room allowed for extension records inside a gzip payload (they are a few bytes)."""
 
-REST_PER_CHANNEL = {0: 0, 1: 3, 2: 8, 3: 15, 4: 24}
-"""Higher SH coefficients per channel by degree; SPZ goes up to degree 4."""
 
 FLAG_ANTIALIASED = 0x1
 FLAG_EXTENSIONS = 0x2
@@ -58,41 +53,6 @@ _HEADER = struct.Struct("<4sIIBBBB")  # versions 1-3, inside the compression
 _HEADER_V4 = struct.Struct("<4sIIBBBBI12s")
 _TOC_ENTRY = struct.Struct("<QQ")
 _EXTENSION = struct.Struct("<II")
-_SQRT1_2 = np.float32(np.sqrt(0.5))
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """What the header promises: from it follows the size of every array."""
-
-    version: int
-    count: int
-    degree: int
-    fractional_bits: int
-    flags: int
-
-    @property
-    def rest(self) -> int:
-        return REST_PER_CHANNEL[self.degree]
-
-    def sizes(self) -> list[tuple[str, int]]:
-        n = self.count
-        return [
-            ("positions", n * (6 if self.version == 1 else 9)),
-            ("alphas", n),
-            ("colors", n * 3),
-            ("scales", n * 3),
-            ("rotations", n * (3 if self.version < 3 else 4)),
-            ("sh", n * self.rest * 3),
-        ]
-
-    @property
-    def data_size(self) -> int:
-        return sum(size for _, size in self.sizes())
-
-    @property
-    def claim(self) -> str:
-        return f"{self.count:,} splats of SH degree {self.degree}"
 
 
 def read_spz(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
@@ -180,10 +140,10 @@ def _read_legacy(
     if start and wrapper != "404":
         frame = _extension_frame(memoryview(body)[:start], warnings) or frame
     arrays = _split(memoryview(body)[start:], layout)
-    return _decode(arrays, layout, frame, warnings)
+    return decode(arrays, layout, frame, warnings)
 
 
-def _check_layout(version: int, count: int, degree: int, bits: int, flags: int) -> _Layout:
+def _check_layout(version: int, count: int, degree: int, bits: int, flags: int) -> SpzLayout:
     if degree not in REST_PER_CHANNEL:
         raise SplatFormatError(
             f"SPZ header gives SH degree {degree}; SPZ has degrees 0-4. The file is corrupt."
@@ -197,10 +157,10 @@ def _check_layout(version: int, count: int, degree: int, bits: int, flags: int) 
         raise SplatFormatError(
             f"SPZ header gives {bits} fractional bits for 24-bit positions; the file is corrupt."
         )
-    return _Layout(version, count, degree, bits, flags)
+    return SpzLayout(version, count, degree, bits, flags)
 
 
-def _truncated(layout: _Layout, present: int) -> SplatFormatError:
+def _truncated(layout: SpzLayout, present: int) -> SplatFormatError:
     per_splat = layout.data_size // max(1, layout.count)
     return SplatFormatError(
         f"SPZ data is truncated: {layout.claim} need {layout.data_size:,} bytes, only "
@@ -209,7 +169,7 @@ def _truncated(layout: _Layout, present: int) -> SplatFormatError:
     )
 
 
-def _split(body: memoryview, layout: _Layout) -> dict[str, memoryview]:
+def _split(body: memoryview, layout: SpzLayout) -> dict[str, memoryview]:
     arrays = {}
     offset = 0
     for name, size in layout.sizes():
@@ -272,7 +232,7 @@ def _read_v4(buf: memoryview) -> SplatCloud:
             chunk = buf[offset : offset + compressed]
             arrays[name] = zstd_frame(chunk, expected, f"'{name}' stream") if expected else b""
         offset += compressed
-    return _decode(arrays, layout, frame, warnings)
+    return decode(arrays, layout, frame, warnings)
 
 
 def _extension_frame(zone: memoryview, warnings: list[str]) -> str | None:
@@ -303,104 +263,3 @@ def _extension_frame(zone: memoryview, warnings: list[str]) -> str | None:
             f"the splats were read in the SPZ default frame ({UPSTREAM_FRAME})."
         )
     return None
-
-
-# --- decoding ------------------------------------------------------------------------------
-
-
-def _decode(
-    arrays: Mapping[str, memoryview | bytes], layout: _Layout, frame: str, warnings: list[str]
-) -> SplatCloud:
-    n = layout.count
-    u8 = {name: np.frombuffer(arrays[name], dtype=np.uint8) for name in arrays}
-    if layout.version == 1:
-        positions = np.frombuffer(arrays["positions"], dtype="<f2").astype(np.float32)
-        positions = positions.reshape(n, 3)
-    else:
-        positions = _fixed24(u8["positions"], n, layout.fractional_bits)
-    rotations = (
-        _first_three(u8["rotations"], n)
-        if layout.version < 3
-        else _smallest_three(np.frombuffer(arrays["rotations"], dtype="<u4"), n)
-    )
-    keep = min(layout.rest, MAX_REST)
-    t = sh_change(frame, keep) if frame != PLY_FRAME else np.eye(keep)
-    diagonal = np.array_equal(t, np.diag(np.diag(t)))
-    sh_rest = _sh(u8["sh"], n, layout.rest, keep, np.diag(t) if diagonal else None)
-    if not diagonal:
-        sh_rest = np.ascontiguousarray(np.einsum("kj,njc->nkc", t.astype(np.float32), sh_rest))
-    if layout.rest > keep:
-        warnings.append(
-            f"The SPZ has SH degree {layout.degree}; the highest band was dropped, keeping "
-            "degree 3 (what Blender's splat display uses)."
-        )
-    if frame != PLY_FRAME:
-        to_ply_frame(positions, rotations, None, frame)
-    return SplatCloud(
-        positions=positions,
-        log_scales=SPZ_LOG_SCALE[u8["scales"]].reshape(n, 3),
-        rotations=rotations,
-        opacity_logit=U8_OPACITY_LOGIT[u8["alphas"]],
-        sh_dc=SPZ_DC[u8["colors"]].reshape(n, 3),
-        sh_rest=sh_rest,
-        warnings=warnings,
-    )
-
-
-def _sh(raw: np.ndarray, n: int, rest: int, keep: int, signs: np.ndarray | None) -> np.ndarray:
-    """(n, keep, 3) coefficients from bytes (x - 128) / 128, times per-coefficient signs.
-
-    Arithmetic on whole rows beats a lookup table here (no index conversion), and
-    folding the frame's signs into the scale costs nothing. Exact: 1/128 is a power of 2.
-    """
-    if keep == 0:
-        return np.zeros((n, 0, 3), dtype=np.float32)
-    rows = raw.reshape(n, rest * 3)[:, : keep * 3]
-    factor = np.repeat(np.ones(keep) if signs is None else signs, 3) / 128
-    out = np.empty((n, keep * 3), dtype=np.float32)
-    np.subtract(rows, np.float32(128), out=out, dtype=np.float32)
-    out *= factor.astype(np.float32)
-    return out.reshape(n, keep, 3)
-
-
-def _fixed24(raw: np.ndarray, n: int, fractional_bits: int) -> np.ndarray:
-    """(n, 3) float32 from 24-bit little-endian signed fixed-point coordinates."""
-    triples = raw.reshape(n * 3, 3)
-    words = np.empty((n * 3, 4), dtype=np.uint8)
-    words[:, :3] = triples
-    words[:, 3] = (triples[:, 2] >> 7) * np.uint8(255)  # sign extension
-    ints = words.view("<i4").reshape(n, 3)
-    return ints.astype(np.float32) * np.float32(2.0**-fractional_bits)
-
-
-def _first_three(raw: np.ndarray, n: int) -> np.ndarray:
-    """Versions 1-2: x y z bytes as r/127.5 - 1, w = sqrt(1 - |xyz|²) >= 0."""
-    xyz = raw.reshape(n, 3).astype(np.float32) * np.float32(1 / 127.5) - np.float32(1)
-    q = np.empty((n, 4), dtype=np.float32)
-    q[:, 1:] = xyz
-    q[:, 0] = np.sqrt(np.maximum(0, 1 - np.einsum("ij,ij->i", xyz, xyz)))
-    return q
-
-
-def _smallest_three(packed: np.ndarray, n: int) -> np.ndarray:
-    """Versions 3+: 2-bit index L of the largest component, three 10-bit sign+magnitude.
-
-    The fields, from the low bits up, hold the other components from the highest
-    index down (x=0, y=1, z=2, w=3), as upstream's packer shifts them in. So for
-    component i: field 3 - i if i > L, field 2 - i if i < L, and the largest is
-    rebuilt from the unit norm.
-    """
-    largest = packed >> np.uint32(30)
-    values = np.empty((3, n), dtype=np.float32)
-    for j in range(3):
-        field = (packed >> np.uint32(10 * j)) & np.uint32(0x3FF)
-        magnitude = (field & np.uint32(0x1FF)).astype(np.float32) * (_SQRT1_2 / np.float32(511))
-        values[j] = np.where(field & np.uint32(0x200), -magnitude, magnitude)
-    big = np.sqrt(np.maximum(0, 1 - np.einsum("ij,ij->j", values, values)))
-    q = np.empty((n, 4), dtype=np.float32)
-    for i in range(4):
-        above = values[3 - i] if i > 0 else big  # used where L < i
-        below = values[2 - i] if i < 3 else big  # used where L > i
-        column = np.where(largest > i, below, above)
-        q[:, (i + 1) % 4] = np.where(largest == i, big, column)  # w, x, y, z order
-    return q
