@@ -23,6 +23,18 @@ MAX_RATIO = {"gzip": 1032, "zstd": 32768}
 give ~1032:1; zstd's best case is an RLE block, 4 bytes for 128 KiB (32768:1)."""
 
 
+HONEST_RATIO = 64
+"""Most decompressed SPZ payload a genuine file holds per compressed byte. SPZ's
+arrays are already quantised splat data, which gzip and zstd shrink little: real
+files measure 1.1:1 (404's results) to about 4:1 (a degree-3 capture whose SH is
+mostly zero). Past 64:1 a file is not splats but a decompression bomb: a few KB
+claiming millions of identical splats would otherwise be decoded in full."""
+
+HONEST_FLOOR = 16 << 20
+"""Claims decoding to less than this are decoded anyway: harmless, and a cut-off
+file then gets the message that it is cut off."""
+
+
 class Inflater(Protocol):
     """A decompressed byte stream read in pieces."""
 
@@ -108,6 +120,17 @@ def check_ratio(kind: str, compressed: int, needed: int, claim: str) -> None:
             f"The file claims {claim}, which needs {needed:,} bytes of data, but its "
             f"{compressed:,} bytes of {kind} cannot hold that much. The header is corrupt "
             "or the file is cut off."
+        )
+
+
+def check_honest(compressed: int, needed: int, claim: str) -> None:
+    """Refuse a claim that genuine SPZ data of ``compressed`` bytes never reaches."""
+    if needed > max(compressed * HONEST_RATIO, HONEST_FLOOR):
+        raise SplatFormatError(
+            f"The file claims {claim} in only {compressed:,} bytes: decoded, that is "
+            f"{needed:,} bytes, {needed // max(1, compressed):,} times the file, where real "
+            f"SPZ files stay under {HONEST_RATIO} times (about 1 to 4). It is corrupt or "
+            "made to exhaust memory, so it was not decoded."
         )
 
 

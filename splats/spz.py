@@ -27,7 +27,14 @@ import numpy as np
 
 from .cloud import SplatCloud, SplatFormatError
 from .frames import PLY_FRAME, SPZ_COORDINATE_SYSTEMS
-from .inflate import GzipInflater, Inflater, ZstdInflater, check_ratio, zstd_frame
+from .inflate import (
+    GzipInflater,
+    Inflater,
+    ZstdInflater,
+    check_honest,
+    check_ratio,
+    zstd_frame,
+)
 from .spz_decode import REST_PER_CHANNEL, SpzLayout, decode
 
 __all__ = ["MAX_SPLATS", "read_spz"]
@@ -124,6 +131,7 @@ def _read_legacy(
     layout = _check_layout(version, count, degree, bits, flags)
     if inflater.kind != "plain":  # uncompressed data is never read beyond what exists
         check_ratio(inflater.kind, size, _HEADER.size + layout.data_size, layout.claim)
+        check_honest(size, _HEADER.size + layout.data_size, layout.claim)
 
     room = MAX_EXTENSION_BYTES if flags & FLAG_EXTENSIONS else 0
     body = inflater.read(layout.data_size + room)
@@ -202,6 +210,7 @@ def _read_v4(buf: memoryview) -> SplatCloud:
             f"SPZ version 4 file has {streams} data streams; SH degree {degree} needs "
             f"{len(sizes)}. The file is corrupt."
         )
+    check_honest(len(buf), layout.data_size, layout.claim)
     data_start = toc + streams * _TOC_ENTRY.size
     if toc < _HEADER_V4.size or data_start > len(buf):
         raise SplatFormatError(
