@@ -195,18 +195,17 @@ def _ascii_columns(
     width = len(vertex.props)
     first = sum(e.count * len(e.props) for e in skip)
     needed = first + n * width
-    body = bytes(buf[header.body_start :])
+    whole = buf[header.body_start :]
     # Each value takes at least two bytes (a digit and a separator): refuse before parsing.
-    if needed * 2 - 1 > len(body):
-        raise count_error(n, len(body) // max(1, 2 * width), f"{len(body):,} bytes of text")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            values = np.fromstring(body, dtype=np.float64, sep=" ")  # type: ignore[call-overload]
-        except ValueError:  # future numpy: raises instead of warning on a bad token
-            values, caught = np.empty(0), [None]  # type: ignore[list-item]
-    if values.size == 1 and not body.strip():
-        values = values[:0]  # numpy reads whitespace-only text as [-1.0]
+    if needed * 2 - 1 > len(whole):
+        raise count_error(n, len(whole) // max(1, 2 * width), f"{len(whole):,} bytes of text")
+    # One record a line: parse the lines up to the last vertex, not what follows them
+    # (faces, or a huge tail behind a small claim). Records spread over several lines
+    # come up short here and are parsed from the whole text.
+    end = _line_end(np.frombuffer(whole, dtype=np.uint8), sum(e.count for e in skip) + n)
+    values, caught = _parse_ascii(bytes(whole[:end]))
+    if values.size < needed and end < len(whole):
+        values, caught = _parse_ascii(bytes(whole))
     if values.size < needed:
         if caught:
             raise SplatFormatError(
@@ -218,6 +217,31 @@ def _ascii_columns(
     table = values[first:needed].reshape(n, width)
     f8 = np.dtype(np.float64)
     return _Columns(table, 0, n, width * 8, [8 * i for i in range(width)], [f8] * width)
+
+
+def _line_end(text: np.ndarray, lines: int) -> int:
+    """Offset just past the ``lines``-th newline of ``text`` (or its end), a MiB at a time."""
+    pos, left, step = 0, lines, 1 << 20
+    while left > 0 and pos < len(text):
+        newlines = np.flatnonzero(text[pos : pos + step] == 10)
+        if len(newlines) >= left:
+            return pos + int(newlines[left - 1]) + 1
+        left -= len(newlines)
+        pos += step
+    return len(text)
+
+
+def _parse_ascii(body: bytes) -> tuple[np.ndarray, list]:
+    """Every number in ``body``, and whether a token was not a number."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            values = np.fromstring(body, dtype=np.float64, sep=" ")  # type: ignore[call-overload]
+        except ValueError:  # future numpy: raises instead of warning on a bad token
+            values, caught = np.empty(0), [None]  # type: ignore[list-item]
+    if values.size == 1 and not body.strip():
+        values = values[:0]  # numpy reads whitespace-only text as [-1.0]
+    return values, list(caught)
 
 
 def _build_cloud(vertex: Element, cols: _Columns) -> SplatCloud:

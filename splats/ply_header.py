@@ -83,6 +83,7 @@ class Element:
     props: list[tuple[str, str]] = field(default_factory=list)  # (name, numpy code)
     lists: list[str] = field(default_factory=list)  # names of list properties
     unknown: list[str] = field(default_factory=list)  # errors, raised only if we need the data
+    names: set[str] = field(default_factory=set)  # of props: a duplicate is found in O(1)
 
     def record_size(self) -> int:
         return sum(np.dtype(code).itemsize for _, code in self.props)
@@ -193,11 +194,12 @@ def _parse_property(element: Element, words: list[str], lineno: int) -> None:
             f"{words[2]!r}; expected one of {', '.join(sorted(set(PLY_TYPES)))}."
         )
         return
-    if words[2] in (name for name, _ in element.props) or words[2] in element.lists:
+    if words[2] in element.names or words[2] in element.lists:
         raise SplatFormatError(
             f"PLY header line {lineno}: property {words[2]!r} appears twice in "
             f"element {element.name!r}."
         )
+    element.names.add(words[2])
     element.props.append((words[2], code))
 
 
