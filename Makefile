@@ -106,8 +106,10 @@ test: lint typecheck test-unit test-blender
 fuzz: $(DEV)/.ok
 	$(DEV)/bin/python tools/fuzz.py --seconds $(or $(FUZZ_SECONDS),300)
 
-bench: build
+# Both paths: the geometry-nodes mesh (5.0) and Blender's own splats (5.3).
+bench: build $(BPY53)/.ok
 	$(BPY)/bin/python tools/bench_import.py --zip $(ZIP)
+	$(BPY53)/bin/python tools/bench_import.py --zip $(ZIP)
 
 bench-display: $(BPY)/.ok
 	$(BPY)/bin/python tools/bench_display.py

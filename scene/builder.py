@@ -133,7 +133,7 @@ def build_object(
         if kind == native.NATIVE:
             data, warnings = native.build_pointcloud(name, rows)
             group = native_display.ensure_native_display()
-            defaults = native_display.object_defaults(rows.count)
+            defaults = native_display.object_defaults()
         else:
             data, warnings = build_mesh(name, rows, up_axis)
             group = display.ensure_display()

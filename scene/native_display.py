@@ -41,9 +41,15 @@ def ensure_native_display() -> bpy.types.NodeTree:
     return group
 
 
-def object_defaults(count: int) -> dict[str, Any]:
-    """The controls' starting values for one object (by control name)."""
-    return {MODE.name: SPLATS, VIEWPORT_FRACTION.name: display.default_viewport_fraction(count)}
+def object_defaults() -> dict[str, Any]:
+    """The controls' starting values for one object (by control name): every splat shown.
+
+    The geometry-nodes display starts big files with a viewport subset because each
+    of its splats is an instance; Blender draws its own splats itself, all of them
+    from its own importer, and a subset here would cost a depsgraph pass over every
+    splat (hiding most of a million took as long as the import) before the first draw.
+    """
+    return {MODE.name: SPLATS, VIEWPORT_FRACTION.name: 1.0}
 
 
 def _points_material() -> bpy.types.Material:

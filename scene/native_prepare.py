@@ -69,29 +69,47 @@ def write_native_rows(
     rows: slice,
     extras: Mapping[str, str],
 ) -> None:
-    """Copy one block into ``out[name][rows]`` with Blender's conventions."""
+    """Copy one block into ``out[name][rows]`` with Blender's conventions.
+
+    The maths runs on contiguous float32 (the scale and rotation destinations
+    themselves, a scratch column for the opacity): numpy's vectorised ``exp`` and
+    friends take only contiguous arrays, and on strided ones (the file's records,
+    the alpha column of ``radiance:base``) are several times slower.
+    """
     copy_group(block.positions, out["position"][rows])
-    np.exp(block.log_scales, out=out["scale"][rows], casting="unsafe")
-    rotation = out["rotation"][rows]
-    copy_group(block.rotations, rotation)
-    norm = np.sqrt(np.einsum("ij,ij->i", rotation, rotation))
-    zero = norm == 0.0
-    norm[zero] = 1.0
-    rotation /= norm[:, None]
-    rotation[zero] = (1.0, 0.0, 0.0, 0.0)
+    scale = out["scale"][rows]
+    if block.log_scales.dtype == np.float32:
+        copy_group(block.log_scales, scale)
+        flat = scale.reshape(-1)
+        np.exp(flat, out=flat)
+    else:  # exp in the file's precision, then rounded, as before
+        np.exp(block.log_scales, out=scale, casting="unsafe")
+    _normalise_rotations(block.rotations, out["rotation"][rows])
     base = out[RADIANCE_BASE][rows]
     copy_group(block.sh_dc, base[:, :3])
-    alpha = base[:, 3]
-    np.negative(block.opacity_logit, out=alpha, casting="unsafe")
+    alpha = np.negative(block.opacity_logit, dtype=np.float32, casting="unsafe")
     np.exp(alpha, out=alpha)
     alpha += 1.0
     np.reciprocal(alpha, out=alpha)
+    base[:, 3] = alpha
     for k in range(block.sh_rest.shape[1]):
         copy_group(block.sh_rest[:, k], out[radiance_sh_name(k)][rows])
     if block.normals is not None:
         copy_group(block.normals, out["file_normal"][rows])
     for name, key in extras.items():
         np.copyto(out[key][rows, 0], block.extra[name], casting="unsafe")
+
+
+def _normalise_rotations(source: np.ndarray, rotation: np.ndarray) -> None:
+    """rotation (n, 4) <- source / its length; a zero quaternion becomes the identity."""
+    copy_group(source, rotation)
+    norm = np.einsum("ij,ij->i", rotation, rotation)
+    np.sqrt(norm, out=norm)
+    zero = norm == 0.0
+    if zero.any():
+        norm[zero] = 1.0
+        rotation[zero] = (1.0, 0.0, 0.0, 0.0)
+    rotation /= norm[:, None]
 
 
 def fill_native(
