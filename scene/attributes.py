@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..splats.cloud import SplatFormatError
+from ..splats.rows import CloudRows, RowSource, rows_except
 from .prepare import Attribute
 
 _FOREACH_KEY = {
@@ -22,8 +24,9 @@ _FOREACH_KEY = {
     "FLOAT4": "vector",
 }
 
-Filler = Callable[[dict[str, np.ndarray]], None]
-"""Writes every row into ``out[name]``, float32 arrays of shape (N, width)."""
+Filler = Callable[[dict[str, np.ndarray]], np.ndarray]
+"""Writes every row into ``out[name]``, float32 arrays of shape (N, width); returns the
+indices of rows holding a NaN or infinity."""
 
 
 def attribute_views(data: Any, count: int, plan: list[Attribute]) -> dict[str, np.ndarray] | None:
@@ -47,18 +50,36 @@ def attribute_views(data: Any, count: int, plan: list[Attribute]) -> dict[str, n
     return views
 
 
-def fill_attributes(data: Any, count: int, plan: list[Attribute], fill: Filler) -> None:
-    """Run ``fill`` on views of ``data``'s attributes (created beforehand), or copy after.
+def fill_attributes(data: Any, count: int, plan: list[Attribute], fill: Filler) -> np.ndarray:
+    """Run ``fill`` on views of ``data``'s attributes (created beforehand), or copy after;
+    what ``fill`` returns (the rows that are not finite).
 
     Without direct access, ``fill`` writes into numpy arrays that ``foreach_set``
     then copies in, one attribute at a time.
     """
     views = attribute_views(data, count, plan)
     if views is not None:
-        fill(views)
-        return
+        return fill(views)
     arrays = {a.name: np.empty((count, a.width), np.float32) for a in plan}
-    fill(arrays)
+    bad = fill(arrays)
     for attr in plan:
         values = arrays.pop(attr.name).ravel()
         data.attributes[attr.name].data.foreach_set(_FOREACH_KEY[attr.kind], values)
+    return bad
+
+
+def finite_rows(source: RowSource, bad: np.ndarray) -> CloudRows:
+    """``source`` without the rows in ``bad``; refused if that leaves nothing."""
+    if bad.size == source.count:
+        raise SplatFormatError(
+            f"every one of its {source.count:,} splats holds NaN or infinite values, so "
+            "there is nothing to show. The file is corrupt: export or download it again."
+        )
+    return CloudRows(rows_except(source, bad))
+
+
+def dropped(count: int) -> str:
+    return (
+        f"{count:,} splat{'s' if count != 1 else ''} with NaN or infinite values "
+        f"{'were' if count != 1 else 'was'} left out (the file is partly corrupt)."
+    )

@@ -17,7 +17,7 @@ import bpy
 from ..splats.cloud import SplatCloud, SplatFormatError
 from ..splats.rows import CloudRows, RowSource
 from . import display, native, native_display
-from .attributes import fill_attributes
+from .attributes import dropped, fill_attributes, finite_rows
 from .prepare import attribute_plan, fill
 
 COLLECTION_NAME = "404 Generations"
@@ -80,11 +80,17 @@ def build_mesh(
             mesh.attributes.remove(select)
         for attr in plan[1:]:
             mesh.attributes.new(attr.name, attr.kind, "POINT")  # type: ignore[arg-type]
-        fill_attributes(mesh, source.count, plan, lambda out: fill(source, out, up_axis, extras))
+        bad = fill_attributes(
+            mesh, source.count, plan, lambda out: fill(source, out, up_axis, extras)
+        )
         mesh.update()
     except BaseException:
         bpy.data.meshes.remove(mesh)
         raise
+    if bad.size:  # NaN or infinity in some splats: copy again without them
+        bpy.data.meshes.remove(mesh)
+        mesh, warnings = build_mesh(name, finite_rows(source, bad), up_axis)
+        return mesh, [*warnings, dropped(bad.size)]
     return mesh, [*source.warnings, *warnings]
 
 
@@ -148,7 +154,7 @@ def build_object(
             display.set_input(mod, control, value)
         obj[PROP_PREFIX + "up_axis"] = up_axis
         obj[PROP_PREFIX + "sh_degree"] = rows.sh_degree
-        obj[SPLAT_COUNT_PROP] = rows.count
+        obj[SPLAT_COUNT_PROP] = len(data.points if kind == native.NATIVE else data.vertices)
         for key, value in (properties or {}).items():
             obj[PROP_PREFIX + key] = value
         _collection(scene).objects.link(obj)

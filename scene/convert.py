@@ -125,9 +125,9 @@ def _copy_properties(old: bpy.types.Object, new: bpy.types.Object) -> None:
         new[key] = value
 
 
-def _copy_display(old: bpy.types.Object, new: bpy.types.Object, count: int) -> None:
+def _copy_display(old: bpy.types.Object, new: bpy.types.Object) -> None:
     """The native display modifier, with the old one's values for the shared controls."""
-    values = native_display.object_defaults(count)
+    values = native_display.object_defaults()
     previous = builder.splat_modifier(old)
     if previous is not None:
         for name in _CARRIED:
@@ -165,7 +165,7 @@ def convert_object(obj: bpy.types.Object, view_layer: bpy.types.ViewLayer) -> bp
         _copy_properties(obj, new)
         new[builder.PROP_PREFIX + "sh_degree"] = cloud.sh_degree
         new[builder.SPLAT_COUNT_PROP] = cloud.count
-        _copy_display(obj, new, cloud.count)
+        _copy_display(obj, new)
         for attr in ("hide_viewport", "hide_render", "hide_select"):
             setattr(new, attr, getattr(obj, attr))
         for collection in obj.users_collection:

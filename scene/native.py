@@ -20,7 +20,7 @@ import mathutils
 
 from ..splats.axes import frame_quaternion
 from ..splats.rows import RowSource
-from .attributes import fill_attributes
+from .attributes import dropped, fill_attributes, finite_rows
 from .native_prepare import fill_native, native_plan
 
 NATIVE_VERSION = (5, 3, 0)
@@ -66,11 +66,17 @@ def build_pointcloud(name: str, source: RowSource) -> tuple[bpy.types.PointCloud
         cloud.type = "GAUSSIAN_SPLAT"
         for attr in plan[1:]:
             cloud.attributes.new(attr.name, attr.kind, "POINT")
-        fill_attributes(cloud, source.count, plan, lambda out: fill_native(source, out, extras))
+        bad = fill_attributes(
+            cloud, source.count, plan, lambda out: fill_native(source, out, extras)
+        )
         cloud.update_tag()
     except BaseException:
         bpy.data.pointclouds.remove(cloud)
         raise
+    if bad.size:  # NaN or infinity (or a scale past float32) in some splats: again without
+        bpy.data.pointclouds.remove(cloud)
+        cloud, warnings = build_pointcloud(name, finite_rows(source, bad))
+        return cloud, [*warnings, dropped(bad.size)]
     return cloud, [*source.warnings, *warnings]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..splats.cloud import SH_REST_COUNT, SplatCloud
 from ..splats.rows import RowBlock, RowSource
-from .prepare import Attribute, copy_group, extra_attributes
+from .prepare import EXTRA_PREFIX, Attribute, copy_group, extra_attributes, non_finite_rows
 
 RADIANCE_BASE = "radiance:base"
 """Blender's name for (f_dc_0, f_dc_1, f_dc_2, opacity) of a native splat."""
@@ -116,13 +116,18 @@ def fill_native(
     source: RowSource,
     out: Mapping[str, np.ndarray],
     extras: Mapping[str, str],
-) -> None:
-    """Copy every row of ``source`` into ``out``, block by block (see ``prepare.fill``)."""
+) -> np.ndarray:
+    """Copy every row of ``source`` into ``out``, block by block; the rows not finite
+    (see ``prepare.fill``: NaN in the file, or a scale whose exp overflows)."""
+    shown = [name for name in out if not name.startswith((EXTRA_PREFIX, "file_normal"))]
     step = source.block_rows
+    bad = []
     for start in range(0, source.count, step):
         stop = min(start + step, source.count)
-        with np.errstate(over="ignore"):  # doubles beyond float32, exp overflow: ±inf
+        with np.errstate(over="ignore", invalid="ignore"):  # ±inf and NaN: found below
             write_native_rows(source.block(start, stop), out, slice(start, stop), extras)
+        bad.append(non_finite_rows(out, shown, start, stop))
+    return np.concatenate(bad) if bad else np.empty(0, np.int64)
 
 
 def opacity_logit(alpha: np.ndarray) -> np.ndarray:

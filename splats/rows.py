@@ -87,3 +87,44 @@ class CloudRows:
 
     def close(self) -> None:
         """Nothing to release: the cloud is the caller's."""
+
+
+def rows_except(source: RowSource, drop: np.ndarray) -> SplatCloud:
+    """Every row of ``source`` but those in ``drop`` (sorted indices), as a cloud in memory.
+
+    For the rare file with broken rows: the builder found them while copying, and
+    copies again from this instead.
+    """
+    keep = np.ones(source.count, bool)
+    keep[drop] = False
+    parts: list[RowBlock] = []
+    for start in range(0, source.count, source.block_rows):
+        stop = min(start + source.block_rows, source.count)
+        block, mask = source.block(start, stop), keep[start:stop]
+        parts.append(
+            RowBlock(
+                positions=block.positions[mask].astype(np.float32),
+                log_scales=block.log_scales[mask].astype(np.float32),
+                rotations=block.rotations[mask].astype(np.float32),
+                opacity_logit=block.opacity_logit[mask].astype(np.float32),
+                sh_dc=block.sh_dc[mask].astype(np.float32),
+                sh_rest=block.sh_rest[mask].astype(np.float32),
+                normals=None if block.normals is None else block.normals[mask].astype(np.float32),
+                extra={k: v[mask].astype(np.float32) for k, v in block.extra.items()},
+            )
+        )
+
+    def joined(name: str) -> np.ndarray:
+        return np.ascontiguousarray(np.concatenate([getattr(p, name) for p in parts]))
+
+    return SplatCloud(
+        positions=joined("positions"),
+        log_scales=joined("log_scales"),
+        rotations=joined("rotations"),
+        opacity_logit=joined("opacity_logit"),
+        sh_dc=joined("sh_dc"),
+        sh_rest=joined("sh_rest"),
+        normals=joined("normals") if source.has_normals else None,
+        extra={k: np.concatenate([p.extra[k] for p in parts]) for k in source.extra_names},
+        warnings=list(source.warnings),
+    )

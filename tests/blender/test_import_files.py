@@ -14,6 +14,7 @@ import pytest
 from tests.blender.helpers import (
     ROOT,
     addon_module,
+    attribute,
     splat_count,
     splat_objects,
     wait_for_event,
@@ -205,3 +206,43 @@ def test_a_file_with_no_splats_is_refused_with_a_reason(addon, clean_scene, tmp_
         bpy.ops.gen404.import_splat(filepath=str(path))
     assert {o.name for o in bpy.data.objects} == names and not splat_objects()
     assert not [m for m in bpy.data.meshes if m.name == "empty"]  # nothing left half-made
+
+
+def test_splats_with_nan_or_infinite_values_are_left_out_and_counted(
+    addon, clean_scene, tmp_path, capfd
+) -> None:
+    """They reached Blender silently before (object dimensions inf); now each is dropped."""
+    columns = splat_columns(50, seed=3)
+    rng = np.random.default_rng(3)
+    for axis in "xyz":
+        columns[axis] = rng.normal(size=50).astype(np.float32)
+    for i in range(3):
+        columns[f"scale_{i}"] = np.full(50, -3.0, np.float32)
+    columns["opacity"] = np.zeros(50, np.float32)
+    broken = {"x": 3, "y": 7, "scale_1": 9, "opacity": 11, "rot_2": 13, "f_dc_1": 15}
+    values = [np.nan, np.inf, np.nan, np.nan, np.inf, -np.inf]
+    for (name, row), value in zip(broken.items(), values, strict=True):
+        columns[name][row] = value
+    path = tmp_path / "partly broken.ply"
+    path.write_bytes(make_ply(columns))
+    assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
+    (obj,) = splat_objects()
+    assert splat_count(obj) == obj["gen404_splats"] == 44
+    assert "6 splats with NaN or infinite values were left out" in capfd.readouterr().out
+    assert all(np.isfinite(obj.dimensions)) and max(obj.dimensions) < 10
+    kept = np.delete(np.arange(50), sorted(broken.values()))
+    x = np.array(columns["x"])[kept]
+    got = attribute(obj, "position", 3)[:, 0]
+    np.testing.assert_array_equal(got, x)  # the rest, in order (x is not turned by the up axis)
+
+
+def test_a_file_of_nothing_but_nan_is_refused_and_leaves_the_scene(
+    addon, clean_scene, tmp_path
+) -> None:
+    columns = splat_columns(5)
+    columns["x"][:] = np.nan
+    path = tmp_path / "nan.ply"
+    path.write_bytes(make_ply(columns))
+    with pytest.raises(RuntimeError, match="every one of its 5 splats holds NaN"):
+        bpy.ops.gen404.import_splat(filepath=str(path))
+    assert splat_objects() == []

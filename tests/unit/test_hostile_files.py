@@ -11,10 +11,14 @@ import time
 import tracemalloc
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
-from gen404.scene.prepare import MAX_EXTRAS, attribute_plan
+from gen404.scene.prepare import MAX_EXTRAS, attribute_plan, non_finite_rows
 from gen404.splats.cloud import SplatFormatError
 from gen404.splats.ply import read_ply
+from gen404.splats.rows import CloudRows, rows_except
+
+from tests.unit.plyfiles import make_ply, splat_columns
 
 NAMES = "x y z f_dc_0 f_dc_1 f_dc_2 opacity scale_0 scale_1 scale_2 rot_0 rot_1 rot_2 rot_3"
 
@@ -66,3 +70,27 @@ def test_thousands_of_extra_properties_keep_the_first_ones_and_say_so() -> None:
         f"The file has 8,000 extra properties; the first {MAX_EXTRAS} were kept as "
         f"attributes and {8000 - MAX_EXTRAS:,} were dropped ('feature_{MAX_EXTRAS}' onwards)."
     ]
+
+
+def test_non_finite_rows_finds_nan_and_infinity_but_not_big_finite_values() -> None:
+    out = {"a": np.zeros((10, 3), np.float32), "b": np.zeros((10, 1), np.float32)}
+    out["a"][:, 0] = 3e38  # finite, though their sum overflows: not a broken row
+    assert non_finite_rows(out, ["a", "b"], 0, 10).tolist() == []
+    out["a"][4, 2] = np.nan
+    out["b"][7, 0] = -np.inf
+    assert non_finite_rows(out, ["a", "b"], 0, 10).tolist() == [4, 7]
+    assert non_finite_rows(out, ["a", "b"], 5, 10).tolist() == [7]
+    assert non_finite_rows(out, ["a"], 5, 10).tolist() == []
+
+
+def test_rows_except_keeps_every_other_row_in_order() -> None:
+    cloud = read_ply(make_ply(splat_columns(40, degree=1, normals=True)))
+    kept = rows_except(_SmallBlocks(cloud), np.array([0, 5, 39]))
+    assert kept.count == 37
+    np.testing.assert_array_equal(kept.positions, np.delete(cloud.positions, [0, 5, 39], axis=0))
+    np.testing.assert_array_equal(kept.sh_rest, np.delete(cloud.sh_rest, [0, 5, 39], axis=0))
+    assert kept.normals is not None and len(kept.normals) == 37
+
+
+class _SmallBlocks(CloudRows):
+    block_rows = 7  # rows cross block boundaries
