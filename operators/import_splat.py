@@ -41,6 +41,7 @@ Report = Callable[[Any, str], None]
 """An operator's ``report``: (set of levels, message)."""
 
 TIMER_SECONDS = 0.05
+"""The modal import's tick: often enough for a smooth progress bar, cheap when idle."""
 
 
 def _object_name(path: str) -> str:
@@ -52,6 +53,8 @@ def _object_name(path: str) -> str:
 
 @dataclass
 class ImportOptions:
+    """The operator's options, copied once: a modal import outlives the call that set them."""
+
     up_axis: str = "Y"
     standard_view: bool = True
 
