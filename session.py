@@ -3,7 +3,8 @@
 Workers (client.jobs) put plain events on a queue; one ``bpy.app.timers`` callback
 drains it, updates the task list, redraws the sidebar and builds finished
 results into the scene. Scripts (``wait=True``) drive the same handler directly,
-since no timer runs while a script blocks.
+since no timer runs while a script blocks. The rows themselves, their states and
+wording need no bpy: they are ``client.task_rows``'s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
@@ -23,68 +23,12 @@ from .client.endpoints import host_of
 from .client.errors import GatewayError
 from .client.jobs import GenerationRequest, JobEvent, JobRunner, JobSettings, Phase
 from .client.journal import JournalEntry, open_journal
+from .client.task_rows import DOWNLOADED, WAITING, RowState, TaskEntry
 from .scene import builder
 from .splats.cloud import SplatCloud
 from .splats.reader import read_splat_file
 
 log = logging.getLogger(__name__)
-
-IMPORTING = "importing"
-DONE = "done"
-READY_TO_IMPORT = "ready_to_import"
-"""From the journal: downloaded in an earlier session, not yet in a scene."""
-PAUSED = "paused"
-"""From the journal: unfinished, but it cannot resume now (offline, no key)."""
-_ENDED = {DONE, Phase.FAILED.value, Phase.CANCELLED.value, READY_TO_IMPORT, PAUSED}
-_WORKER_RESULTS = 3
-"""Up to three gateway workers run each task."""
-
-_PHASE_WORDS = {
-    Phase.SUBMITTING.value: "Submitting",
-    Phase.QUEUED.value: "Queued",
-    Phase.IN_PROGRESS.value: "In progress",
-    Phase.DOWNLOADING.value: "Downloading",
-    Phase.READY.value: "Importing",
-    IMPORTING: "Importing",
-    DONE: "Done",
-    READY_TO_IMPORT: "Ready to import",
-    Phase.CANCELLED.value: "Cancelled",
-}
-
-
-@dataclass
-class TaskEntry:
-    """One row of the task list. Plain values only: no Blender ID references."""
-
-    job_id: str
-    label: str
-    kind: str  # "prompt" or "image"
-    host: str
-    started: float = field(default_factory=time.monotonic)
-    phase: str = Phase.SUBMITTING.value
-    task_id: str = ""
-    results: int = 0
-    message: str = ""
-    ended: float | None = None
-    object_name: str = ""
-    up_axis: str = "Y"
-
-    @property
-    def finished(self) -> bool:
-        return self.phase in _ENDED
-
-    def status_text(self) -> str:
-        if self.phase == Phase.PARTIAL.value:
-            return f"{self.results} of {_WORKER_RESULTS} results"
-        if self.phase == Phase.FAILED.value:
-            return f"Failed: {self.message}"
-        if self.phase == PAUSED:
-            return f"Paused: {self.message}"
-        return _PHASE_WORDS.get(self.phase, self.phase)
-
-    def elapsed(self, now: float | None = None) -> float:
-        end = self.ended if self.ended is not None else (now or time.monotonic())
-        return max(0.0, end - self.started)
 
 
 def parse_result(path: Path) -> SplatCloud:
@@ -131,12 +75,12 @@ class Session:
         journal.prune()
         self.journal_problem = journal.problem or ""
         for entry in journal.ready_to_import():
-            self._add_from_journal(entry, READY_TO_IMPORT, "downloaded earlier")
+            self._add_from_journal(entry, RowState.READY_TO_IMPORT, "downloaded earlier")
         for entry in journal.unfinished():
-            self.resume(self._add_from_journal(entry, PAUSED, "").job_id)
+            self.resume(self._add_from_journal(entry, RowState.PAUSED, "").job_id)
         _redraw()
 
-    def _add_from_journal(self, entry: JournalEntry, phase: str, message: str) -> TaskEntry:
+    def _add_from_journal(self, entry: JournalEntry, state: RowState, message: str) -> TaskEntry:
         ago = max(0.0, time.time() - entry.submitted_at)
         row = TaskEntry(
             job_id=entry.task_id,  # re-keyed to a job id once it runs
@@ -144,11 +88,11 @@ class Session:
             kind=entry.kind,
             host=host_of(entry.base_url),
             started=time.monotonic() - ago,
-            phase=phase,
+            state=state,
             task_id=entry.task_id,
             results=entry.results,
             message=message,
-            ended=time.monotonic() if phase == READY_TO_IMPORT else None,
+            ended=time.monotonic() if state is RowState.READY_TO_IMPORT else None,
         )
         self.entries[row.job_id] = row
         return row
@@ -160,7 +104,7 @@ class Session:
         Never submits it again. When it cannot run now (offline, no key), it stays
         in the list as paused, and in the journal."""
         row = self.entries[key]
-        downloaded = row.phase in (READY_TO_IMPORT, DONE)  # in the cache: no network
+        downloaded = row.state in DOWNLOADED  # in the cache: no network
         try:
             if not bpy.app.online_access and not downloaded:
                 raise GatewayError(preferences.OFFLINE_MESSAGE)
@@ -172,10 +116,10 @@ class Session:
                 settings = preferences.job_settings(require_key=False)
             job_id = self.runner.resume(row.task_id, settings, label=row.label)
         except GatewayError as exc:
-            row.phase, row.message, row.ended = PAUSED, str(exc), time.monotonic()
+            row.state, row.message, row.ended = RowState.PAUSED, str(exc), time.monotonic()
             return row
         del self.entries[key]
-        row.job_id, row.phase, row.message, row.ended = job_id, Phase.QUEUED.value, "", None
+        row.job_id, row.state, row.message, row.ended = job_id, RowState.QUEUED, "", None
         self.entries[job_id] = row
         self.ensure_timer()
         return row
@@ -205,13 +149,14 @@ class Session:
 
     def clear_finished(self) -> None:
         """Drop ended rows; results still waiting to be imported stay listed."""
-        keep = (READY_TO_IMPORT, PAUSED)
-        self.entries = {k: e for k, e in self.entries.items() if not e.finished or e.phase in keep}
+        self.entries = {
+            k: e for k, e in self.entries.items() if not e.finished or e.state in WAITING
+        }
         _redraw()
 
     def waiting(self) -> list[TaskEntry]:
         """Journalled tasks that wait for the user: ready to import, or paused."""
-        return [e for e in self.entries.values() if e.phase in (READY_TO_IMPORT, PAUSED)]
+        return [e for e in self.entries.values() if e.state in WAITING]
 
     def active(self) -> list[TaskEntry]:
         return [e for e in self.entries.values() if not e.finished]
@@ -222,7 +167,7 @@ class Session:
         if not self._drive(lambda: entry.finished, timeout):
             self.runner.cancel(job_id)
             self.drain()
-            entry.phase, entry.message = Phase.FAILED.value, "Timed out waiting"
+            entry.state, entry.message = RowState.FAILED, "Timed out waiting"
         return entry
 
     def wait_all(self, timeout: float) -> bool:
@@ -268,20 +213,15 @@ class Session:
             self._apply(entry, event)
         except Exception as exc:  # an import bug must not kill the pump
             log.exception("gen404: handling %s failed", event.phase)
-            entry.phase, entry.message = Phase.FAILED.value, f"{type(exc).__name__}: {exc}"
+            entry.state, entry.message = RowState.FAILED, f"{type(exc).__name__}: {exc}"
         if entry.finished and entry.ended is None:
             entry.ended = time.monotonic()
         _redraw()
 
     def _apply(self, entry: TaskEntry, event: JobEvent) -> None:
-        if event.task_id:
-            entry.task_id = event.task_id
-        entry.results = max(entry.results, event.results)
-        entry.message = event.message
-        if event.phase is not Phase.READY:
-            entry.phase = event.phase.value
+        entry.follow(event.phase, event.task_id, event.results, event.message)
+        if entry.state is not RowState.IMPORTING:
             return
-        entry.phase = IMPORTING
         cloud = event.payload
         if not isinstance(cloud, SplatCloud):
             raise TypeError("the worker delivered no splat data")
@@ -296,7 +236,7 @@ class Session:
             scene, view_layer, cloud, entry.label, up_axis="Y", properties=properties
         )  # 404's results are +Y up
         entry.object_name = obj.name
-        entry.phase = DONE
+        entry.state = RowState.DONE
         open_journal(preferences.user_folder()).mark_imported(entry.task_id, obj.name)
         entry.message = f"{cloud.count} splats"
         with contextlib.suppress(RuntimeError):  # no undo stack in background mode
@@ -333,7 +273,7 @@ class Session:
         self.runner.shutdown(timeout=2.0)
         now = time.monotonic()
         for entry in self.active():
-            entry.phase, entry.message, entry.ended = Phase.CANCELLED.value, "Cancelled", now
+            entry.state, entry.message, entry.ended = RowState.CANCELLED, "Cancelled", now
 
 
 _session: Session | None = None

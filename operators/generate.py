@@ -11,6 +11,7 @@ from ..client.endpoints import host_of
 from ..client.errors import GatewayError
 from ..client.jobs import GenerationRequest, input_problem
 from ..client.prompts import prompt_problem
+from ..client.task_rows import RowState
 from ..image_upload import ImageUploadError, prepare_upload
 from .returns import OperatorReturn
 
@@ -83,7 +84,7 @@ class GEN404_OT_generate(bpy.types.Operator):
             return {"FINISHED"}
         timeout = settings.deadline_s + 120.0
         entry = session.get_session().wait(entry.job_id, timeout)
-        if entry.phase == session.DONE:
+        if entry.state is RowState.DONE:
             self.report({"INFO"}, f"404 Gen: '{entry.object_name}' is in the scene")
             return {"FINISHED"}
         self.report({"ERROR"}, f"404 Gen: {entry.status_text()}")

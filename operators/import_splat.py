@@ -5,16 +5,14 @@ returns once the objects exist, so ``blender -b`` scripts and the ``bpy`` module
 get them. Opened from the UI (file browser, drag and drop: ``invoke``) the files
 are read and decoded on a worker thread while a modal timer shows progress, so
 Blender stays responsive on a large capture; only the final copy into Blender
-runs on the main thread (and its arithmetic on two helper threads while it waits).
+runs on the main thread. The reading half (``splats.loading``) needs no bpy; this
+module keeps the Blender half: the modal timer, progress bar and building.
 """
 
 from __future__ import annotations
 
-import contextlib
-import mmap
 import os
 import queue
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +21,9 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..scene import builder
-from ..splats.cloud import SplatCloud, SplatFormatError
-from ..splats.reader import SUPPORTED_EXTENSIONS, open_rows, read_splat_bytes
+from ..splats.cloud import SplatCloud
+from ..splats.loading import ImportJob, Loaded, problem_text
+from ..splats.reader import SUPPORTED_EXTENSIONS, open_rows
 from ..splats.rows import RowSource
 from .returns import OperatorReturn
 
@@ -41,136 +40,12 @@ IMPORT_NAME = f"Import {HANDLER_LABEL}"  # how Blender's chooser of importers fo
 Report = Callable[[Any, str], None]
 """An operator's ``report``: (set of levels, message)."""
 
-READ_CHUNK = 8 << 20
-"""Bytes read per step on the worker, so progress moves while a big file loads."""
 TIMER_SECONDS = 0.05
+"""The modal import's tick: often enough for a smooth progress bar, cheap when idle."""
 
 
 def _object_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0] or "Splat"
-
-
-def _problem(path: str, exc: BaseException) -> str:
-    name = os.path.basename(path)
-    if isinstance(exc, FileNotFoundError):
-        return f"{path} does not exist: choose another file."
-    if isinstance(exc, SplatFormatError | OSError | ValueError):
-        return f"Cannot import {name}: {exc}"
-    return f"Cannot import {name}: {type(exc).__name__}: {exc}"
-
-
-# --- the worker ---------------------------------------------------------------------------
-
-
-@dataclass
-class Loaded:
-    """One file's outcome on the worker: its splats, or what went wrong."""
-
-    path: str
-    cloud: SplatCloud | None = None
-    error: BaseException | None = None
-
-
-class ImportJob:
-    """Reads and decodes files on one daemon thread; it never touches bpy.
-
-    Results come out in file order through a queue (plain numpy in a SplatCloud);
-    progress is a fraction of all the work and a short sentence.
-    """
-
-    def __init__(self, paths: Sequence[str]) -> None:
-        self.paths = list(paths)
-        self.results: queue.Queue[Loaded | None] = queue.Queue()  # None: all files done
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._progress = (0.0, "Starting")
-        self._thread = threading.Thread(target=self._run, name="gen404 import", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def progress(self) -> tuple[float, str]:
-        with self._lock:
-            return self._progress
-
-    def _report(self, index: int, part: float, text: str) -> None:
-        with self._lock:
-            self._progress = ((index + part) / len(self.paths), text)
-
-    def _run(self) -> None:
-        for index, path in enumerate(self.paths):
-            if self._cancel.is_set():
-                break
-            name = os.path.basename(path)
-            try:
-
-                def progress(part: float, index: int = index, name: str = name) -> None:
-                    self._report(index, 0.8 * part, f"Reading {name}")
-
-                cloud = load_file(path, progress, self._cancel.is_set)
-                if cloud is None:
-                    break
-                self._report(index, 1.0, f"Read {name}")
-                self.results.put(Loaded(path, cloud=cloud))
-                del cloud
-            except Exception as exc:  # reported on the main thread, file by file
-                self.results.put(Loaded(path, error=exc))
-        self.results.put(None)
-
-
-def _buffer(size: int) -> mmap.mmap | bytearray:
-    """Memory for a whole file: fresh anonymous pages, filled by the kernel in one go.
-
-    A big numpy or bytes buffer is faulted in page by page (and, with transparent
-    huge pages, can stall on compaction); an anonymous map with MAP_POPULATE
-    costs a fraction of that. It is not a map of the file itself, so a file that
-    shrinks while being read is an error, not a crash (SIGBUS).
-    """
-    populate = getattr(mmap, "MAP_POPULATE", 0)
-    anonymous = getattr(mmap, "MAP_ANONYMOUS", 0)
-    if size < (1 << 20) or not (populate and anonymous):
-        return bytearray(size)
-    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | anonymous | populate)
-
-
-def load_file(
-    path: str,
-    progress: Callable[[float], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
-) -> SplatCloud | None:
-    """Read and decode one file (no bpy): reading in chunks, for progress and cancel.
-
-    None when ``cancelled`` said so before the end.
-    """
-    name = os.path.basename(path)
-    size = os.path.getsize(path)
-    buffer = _buffer(size)
-    view = memoryview(buffer)
-    try:
-        done = 0
-        with open(path, "rb", buffering=0) as f:
-            while done < size:
-                if cancelled is not None and cancelled():
-                    return None
-                got = f.readinto(view[done : done + READ_CHUNK])
-                if not got:
-                    raise SplatFormatError(f"{name} shrank while it was being read")
-                done += got
-                if progress is not None:
-                    progress(done / size)
-        return read_splat_bytes(view, name)  # copies out what it keeps
-    finally:
-        view.release()
-        if isinstance(buffer, mmap.mmap):
-            with contextlib.suppress(BufferError):  # a reader kept a view: freed with it
-                buffer.close()
 
 
 # --- the main-thread half -----------------------------------------------------------------
@@ -178,6 +53,8 @@ def load_file(
 
 @dataclass
 class ImportOptions:
+    """The operator's options, copied once: a modal import outlives the call that set them."""
+
     up_axis: str = "Y"
     standard_view: bool = True
 
@@ -254,14 +131,14 @@ class ThreadedImport:
     def _build(self, context: bpy.types.Context, loaded: Loaded) -> None:
         if loaded.cloud is None:
             self.failures += 1
-            self.report({"ERROR"}, _problem(loaded.path, loaded.error or RuntimeError()))
+            self.report({"ERROR"}, problem_text(loaded.path, loaded.error or RuntimeError()))
             return
         cloud, loaded.cloud = loaded.cloud, None  # freed once Blender holds its copy
         try:
             obj = build_one(context, loaded.path, cloud, self.options, self.report)
         except Exception as exc:
             self.failures += 1
-            self.report({"ERROR"}, _problem(loaded.path, exc))
+            self.report({"ERROR"}, problem_text(loaded.path, exc))
         else:
             self.objects.append(obj.name)
 
@@ -362,7 +239,7 @@ class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[
                 finally:
                     source.close()
             except Exception as exc:  # one bad file must not stop the others
-                problems.append(_problem(path, exc))
+                problems.append(problem_text(path, exc))
             else:
                 built += 1
         # An error makes a script's bpy.ops call raise: only when nothing was imported.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .. import session
+from ..client.task_rows import RowState
 from .returns import OperatorReturn
 
 
@@ -50,7 +51,7 @@ class GEN404_OT_resume_task(bpy.types.Operator):
         tasks.start()
         keys = [self.job_id] if self.job_id else [e.job_id for e in tasks.waiting()]
         rows = [tasks.resume(key) for key in keys if key in tasks.entries]
-        paused = [row for row in rows if row.phase == session.PAUSED]
+        paused = [row for row in rows if row.state is RowState.PAUSED]
         if paused:
             self.report({"ERROR"}, f"404 Gen: {paused[0].status_text()}")
             return {"CANCELLED"}

@@ -12,6 +12,7 @@ import bpy
 
 from .. import preferences, properties, session
 from ..client.prompts import prompt_problem
+from ..client.task_rows import RowState
 
 
 def _elapsed(seconds: float) -> str:
@@ -102,14 +103,13 @@ class VIEW3D_PT_gen404_tasks(bpy.types.Panel):
             if not entry.finished:
                 cancel = row.operator("gen404.cancel_task", text="", icon="X")
                 cancel.job_id = entry.job_id
-            elif entry.phase in (session.READY_TO_IMPORT, session.PAUSED, session.DONE):
-                text = {session.PAUSED: "Resume", session.DONE: "Import Again"}.get(
-                    entry.phase, "Import"
+            elif entry.state.resume_label is not None:
+                resume = row.operator(
+                    "gen404.resume_task", text=entry.state.resume_label, icon="RECOVER_LAST"
                 )
-                resume = row.operator("gen404.resume_task", text=text, icon="RECOVER_LAST")
                 resume.job_id = entry.job_id
             status = box.row()
-            status.alert = entry.phase == "failed"
+            status.alert = entry.state is RowState.FAILED
             status.label(text=entry.status_text())
         if any(e.finished for e in entries):
             layout.operator("gen404.clear_tasks", icon="TRASH")

@@ -46,6 +46,11 @@ def addon_session():
     return addon_module("session").get_session()
 
 
+def row_state() -> type:
+    """The installed add-on's RowState (the tests' own ``gen404`` copy is another class)."""
+    return addon_module("client.task_rows").RowState
+
+
 def splat_objects() -> list[bpy.types.Object]:
     return [o for o in bpy.data.objects if "gen404_splats" in o]
 

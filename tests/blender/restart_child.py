@@ -28,11 +28,12 @@ def submit(zip_path: str) -> None:
     )
     assert bpy.ops.gen404.generate(prompt="a restarted robot") == {"FINISHED"}
     session = sys.modules[ADDON + ".session"].get_session()
+    row_state = sys.modules[ADDON + ".client.task_rows"].RowState
     (entry,) = session.active()
     # Apply worker events until the gateway has the task (it is journalled before polling).
-    while entry.phase in ("submitting",):
+    while entry.state is row_state.SUBMITTING:
         session.handle(session.runner.events.get(timeout=30))
-    print(json.dumps({"task_id": entry.task_id, "phase": entry.phase}), flush=True)
+    print(json.dumps({"task_id": entry.task_id, "state": entry.state}), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

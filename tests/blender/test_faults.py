@@ -16,7 +16,13 @@ from pathlib import Path
 import bpy
 import pytest
 
-from tests.blender.helpers import ADDON_MODULE, addon_session, splat_objects, wait_for_event
+from tests.blender.helpers import (
+    ADDON_MODULE,
+    addon_session,
+    row_state,
+    splat_objects,
+    wait_for_event,
+)
 from tests.simulator import GatewaySimulator, faults
 
 
@@ -70,7 +76,7 @@ RECOVERED = [
 def test_passing_faults_are_retried_and_import_once(gateway, clean_scene, path, injected):
     gateway.add_faults(path, injected)
     entry = run_one("a sturdy robot")
-    assert entry.status_text() == "Done", entry.message
+    assert entry.state is row_state().DONE, entry.message
     (obj,) = splat_objects()
     assert obj.name == "a sturdy robot"
     stats = gateway.stats()
@@ -82,7 +88,7 @@ def test_a_response_slower_than_the_timeout_is_retried(gateway, clean_scene, pre
     prefs.timeout_seconds = 1.0
     gateway.add_fault("/get_status", faults.slow_response(3.0))
     entry = run_one("a patient robot")
-    assert entry.status_text() == "Done", entry.message
+    assert entry.state is row_state().DONE, entry.message
     assert len(splat_objects()) == 1
 
 
@@ -98,7 +104,7 @@ def test_final_faults_fail_clearly_and_leave_the_scene(
 ) -> None:
     gateway.add_fault(path, fault)
     entry = run_one("a doomed robot")
-    assert entry.status_text().startswith("Failed: "), entry.status_text()
+    assert entry.state is row_state().FAILED, entry.status_text()
     assert re.search(message, entry.message), entry.message
     assert splat_objects() == []
     assert len(gateway.stats().add_task_log) == 1  # never charged twice
@@ -116,6 +122,7 @@ def test_no_result_forever_ends_at_the_deadline(gateway, clean_scene, prefs) -> 
     gateway.set_stage_seconds(math.inf)
     prefs.deadline_minutes = 0.02  # 1.2 s
     entry = run_one("a forgotten robot")
+    assert entry.state is row_state().FAILED
     assert entry.status_text().startswith("Failed: No result after")
     assert splat_objects() == []
 
@@ -129,7 +136,7 @@ def test_a_server_that_only_speaks_http1(addon, clean_scene, monkeypatch, tmp_pa
         monkeypatch.setenv("GEN404_GATEWAY_URL", h1.url)
         monkeypatch.setenv("GEN404_API_KEY", h1.api_key)
         entry = run_one("an old-fashioned robot")
-        assert entry.status_text() == "Done", entry.message
+        assert entry.state is row_state().DONE, entry.message
         assert {v for _, v in h1.stats().http_versions} == {"1.1"}
     assert len(splat_objects()) == 1
 
@@ -140,7 +147,7 @@ def test_an_untrusted_certificate_fails_closed(addon, clean_scene, monkeypatch, 
         monkeypatch.setenv("GEN404_GATEWAY_URL", other.url)
         monkeypatch.setenv("GEN404_API_KEY", other.api_key)
         entry = run_one("a suspicious robot")
-        assert entry.status_text().startswith("Failed: ")
+        assert entry.state is row_state().FAILED
         assert "not trusted" in entry.message
         stats = other.stats()
         assert stats.requests == {} and len(stats.add_task_log) == 0

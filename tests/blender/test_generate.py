@@ -17,6 +17,7 @@ from tests.blender.helpers import (
     addon_session,
     attribute,
     blender_positions,
+    row_state,
     splat_count,
     splat_objects,
     wait_for_event,
@@ -113,7 +114,7 @@ def test_text_to_3d_places_an_upright_coloured_splat_object(gateway, clean_scene
     assert stats.connections > before
     assert [r.prompt for r in stats.add_task_log] == ["mechanic robot"]
     entry = list(addon_session().entries.values())[-1]
-    assert entry.status_text() == "Done"
+    assert entry.state is row_state().DONE
 
 
 def test_image_to_3d_scales_a_large_image_before_upload(gateway, clean_scene, tmp_path) -> None:
@@ -171,7 +172,7 @@ def test_failure_shows_the_gateway_reason_and_leaves_the_scene(gateway, clean_sc
         bpy.ops.gen404.generate(prompt="broken lamp", wait=True)
     assert splat_objects() == []
     entry = list(addon_session().entries.values())[-1]
-    assert entry.status_text().startswith("Failed: ") and "Task timed out" in entry.message
+    assert entry.state is row_state().FAILED and "Task timed out" in entry.message
 
 
 def test_offline_blender_never_connects(gateway, clean_scene) -> None:
@@ -264,7 +265,7 @@ def test_cancel_stops_the_task_and_nothing_is_imported(gateway, clean_scene) -> 
         wait_for_event(session.runner.events)
         session.pump()
     assert bpy.ops.gen404.cancel_task(job_id=entry.job_id) == {"FINISHED"}
-    assert entry.status_text() == "Cancelled"
+    assert entry.state is row_state().CANCELLED
     assert session.pump() is None
     assert splat_objects() == []
     assert gateway.stats().requests.get("/get_result", 0) == 0

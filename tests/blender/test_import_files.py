@@ -89,9 +89,9 @@ def test_ui_import_reads_on_a_worker_and_builds_on_the_main_thread(
     addon, clean_scene, three_formats, monkeypatch
 ) -> None:
     folder, names = three_formats
-    module = addon_module("operators.import_splat")
+    module, loading = addon_module("operators.import_splat"), addon_module("splats.loading")
     threads: dict[str, set[int]] = {"read": set(), "build": set()}
-    load, build = module.load_file, module.builder.build_object
+    load, build = loading.load_file, module.builder.build_object
 
     def recording_load(*args, **kwargs):
         threads["read"].add(threading.get_ident())
@@ -101,7 +101,7 @@ def test_ui_import_reads_on_a_worker_and_builds_on_the_main_thread(
         threads["build"].add(threading.get_ident())
         return build(*args, **kwargs)
 
-    monkeypatch.setattr(module, "load_file", recording_load)
+    monkeypatch.setattr(loading, "load_file", recording_load)
     monkeypatch.setattr(module.builder, "build_object", recording_build)
     reports: list[tuple[set, str]] = []
     importer = module.ThreadedImport(
@@ -129,16 +129,16 @@ def test_ui_import_reads_on_a_worker_and_builds_on_the_main_thread(
 def test_ui_import_can_be_cancelled(addon, clean_scene, tmp_path, monkeypatch) -> None:
     path = tmp_path / "figure.ply"
     path.write_bytes(figure_ply_bytes())
-    module = addon_module("operators.import_splat")
+    module, loading = addon_module("operators.import_splat"), addon_module("splats.loading")
     decoding, release = threading.Event(), threading.Event()
-    read = module.read_splat_bytes
+    read = loading.read_splat_bytes
 
     def held_read(*args, **kwargs):
         decoding.set()
         release.wait(20)
         return read(*args, **kwargs)
 
-    monkeypatch.setattr(module, "read_splat_bytes", held_read)
+    monkeypatch.setattr(loading, "read_splat_bytes", held_read)
     reports: list = []
     importer = module.ThreadedImport(
         [str(path)], module.ImportOptions(), lambda *report: reports.append(report)
@@ -148,7 +148,7 @@ def test_ui_import_can_be_cancelled(addon, clean_scene, tmp_path, monkeypatch) -
     assert importer.step(bpy.context) == "RUNNING"  # still decoding: nothing to build yet
     assert importer.cancel(bpy.context) == "CANCELLED"
     release.set()
-    importer.job._thread.join(20)
+    assert importer.job.join(20)
     assert splat_objects() == []
     assert ({"WARNING"}, "Import cancelled") in reports
 

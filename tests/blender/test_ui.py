@@ -13,6 +13,7 @@ from tests.blender.helpers import (
     ADDON_MODULE,
     addon_module,
     addon_session,
+    row_state,
     splat_count,
     splat_objects,
 )
@@ -37,6 +38,8 @@ class Recorder:
 
     def label(self, text: str = "", **kw) -> None:
         self._log.append(("label", text))
+        if self.alert:
+            self._log.append(("alert", text))
 
     def prop(self, data, name: str, **kw) -> None:
         self._log.append(("prop", name))
@@ -219,13 +222,42 @@ def test_task_list_rows_show_status_time_and_cancel(gateway, clean_scene) -> Non
     assert operators_in(log)["gen404.cancel_task"][3].job_id == entry.job_id
 
 
+def test_task_list_buttons_and_alerts_follow_the_row_state(addon) -> None:
+    rows, session = addon_module("client.task_rows"), addon_session()
+    states = [rows.RowState.DONE, rows.RowState.PAUSED, rows.RowState.READY_TO_IMPORT]
+    states.append(rows.RowState.FAILED)
+    saved = session.entries
+    session.entries = {
+        f"k{i}": rows.TaskEntry(
+            job_id=f"k{i}",
+            label=f"robot {i}",
+            kind="prompt",
+            host="gw",
+            state=state,
+            message="why",
+            started=0.0,
+            ended=0.0,
+        )
+        for i, state in enumerate(states)
+    }
+    try:
+        log = draw(bpy.types.VIEW3D_PT_gen404_tasks)
+    finally:
+        session.entries = saved
+    resumes = [(e[3].job_id, e[4]) for e in log if e[:2] == ("operator", "gen404.resume_task")]
+    assert sorted(resumes) == [("k0", "Import Again"), ("k1", "Resume"), ("k2", "Import")]
+    assert [e[1] for e in log if e[0] == "alert"] == ["Failed: why"]
+    assert "gen404.clear_tasks" in operators_in(log)
+
+
 def test_disable_and_enable_again(gateway, clean_scene) -> None:
     gateway.set_stage_seconds(30.0)
     bpy.ops.gen404.generate(prompt="a statue")
     session = addon_session()
     (entry,) = session.active()
+    cancelled = row_state().CANCELLED
     addon_utils.disable(ADDON_MODULE)
-    assert entry.status_text() == "Cancelled"
+    assert entry.state is cancelled
     assert not bpy.app.timers.is_registered(session.timer)
     assert not hasattr(bpy.ops.gen404, "generate") or not hasattr(bpy.types, "VIEW3D_PT_gen404")
     addon_utils.enable(ADDON_MODULE, default_set=True)

@@ -1,0 +1,133 @@
+"""The rows of the sidebar's task list: their states and what each says. No bpy here.
+
+A row follows its job's client ``Phase`` while the job runs, then takes states of
+its own that the runner knows nothing about: being imported, done, or (from the
+journal of an earlier session) ready to import or paused. One enum holds them all
+so panels, operators and tests compare members, never strings. It lives in
+client/ beside the phases it extends, where the no-bpy rule is already enforced,
+so the rows and their wording are tested in plain Python.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+
+from .jobs import Phase
+
+WORKER_RESULTS = 3
+"""Up to three gateway workers run each task."""
+
+
+class RowState(enum.StrEnum):
+    """Every state of a task row. A client phase keeps its value here."""
+
+    SUBMITTING = Phase.SUBMITTING.value
+    QUEUED = Phase.QUEUED.value
+    IN_PROGRESS = Phase.IN_PROGRESS.value
+    PARTIAL = Phase.PARTIAL.value
+    DOWNLOADING = Phase.DOWNLOADING.value
+    IMPORTING = "importing"
+    """The worker delivered the result (``Phase.READY``); the main thread builds it."""
+    DONE = "done"
+    FAILED = Phase.FAILED.value
+    CANCELLED = Phase.CANCELLED.value
+    READY_TO_IMPORT = "ready_to_import"
+    """From the journal: downloaded in an earlier session, not yet in a scene."""
+    PAUSED = "paused"
+    """From the journal: unfinished, but it cannot resume now (offline, no key)."""
+
+    @classmethod
+    def of_phase(cls, phase: Phase) -> RowState:
+        """The row state for a job's phase: a ready result is being imported."""
+        return cls.IMPORTING if phase is Phase.READY else cls(phase.value)
+
+    @property
+    def finished(self) -> bool:
+        """Nothing runs for the row any more (though the user may resume it)."""
+        return self in ENDED
+
+    @property
+    def resume_label(self) -> str | None:
+        """The row's resume button text; None for a row that has no such button."""
+        return RESUME_LABELS.get(self)
+
+
+ENDED = frozenset(
+    {
+        RowState.DONE,
+        RowState.FAILED,
+        RowState.CANCELLED,
+        RowState.READY_TO_IMPORT,
+        RowState.PAUSED,
+    }
+)
+WAITING = frozenset({RowState.READY_TO_IMPORT, RowState.PAUSED})
+"""Journalled rows that wait for the user; clearing finished rows keeps them."""
+DOWNLOADED = frozenset({RowState.READY_TO_IMPORT, RowState.DONE})
+"""Rows whose result is in the cache: resuming them needs no network."""
+RESUME_LABELS = {
+    RowState.READY_TO_IMPORT: "Import",
+    RowState.PAUSED: "Resume",
+    RowState.DONE: "Import Again",
+}
+
+_WORDS = {
+    RowState.SUBMITTING: "Submitting",
+    RowState.QUEUED: "Queued",
+    RowState.IN_PROGRESS: "In progress",
+    RowState.DOWNLOADING: "Downloading",
+    RowState.IMPORTING: "Importing",
+    RowState.DONE: "Done",
+    RowState.READY_TO_IMPORT: "Ready to import",
+    RowState.CANCELLED: "Cancelled",
+}
+
+
+def status_text(state: RowState, results: int = 0, message: str = "") -> str:
+    """The status line of a row in ``state``."""
+    if state is RowState.PARTIAL:
+        return f"{results} of {WORKER_RESULTS} results"
+    if state is RowState.FAILED:
+        return f"Failed: {message}"
+    if state is RowState.PAUSED:
+        return f"Paused: {message}"
+    return _WORDS[state]
+
+
+@dataclass
+class TaskEntry:
+    """One row of the task list. Plain values only: no Blender ID references."""
+
+    job_id: str
+    label: str
+    kind: str  # "prompt" or "image"
+    host: str
+    started: float = field(default_factory=time.monotonic)
+    state: RowState = RowState.SUBMITTING
+    task_id: str = ""
+    results: int = 0
+    message: str = ""
+    ended: float | None = None
+    object_name: str = ""
+    up_axis: str = "Y"
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    def status_text(self) -> str:
+        return status_text(self.state, self.results, self.message)
+
+    def elapsed(self, now: float | None = None) -> float:
+        end = self.ended if self.ended is not None else (now or time.monotonic())
+        return max(0.0, end - self.started)
+
+    def follow(self, phase: Phase, task_id: str | None, results: int, message: str) -> None:
+        """Take on what a worker event says: a ready result becomes IMPORTING."""
+        if task_id:
+            self.task_id = task_id
+        self.results = max(self.results, results)
+        self.message = message
+        self.state = RowState.of_phase(phase)
