@@ -11,10 +11,11 @@ import numpy as np
 from bpy_extras.io_utils import ExportHelper
 
 from ..scene import builder, native
-from ..scene.colors import SH_C0, linear_to_srgb
+from ..scene.colors import linear_to_srgb
 from ..scene.native_read import native_export_cloud
 from ..scene.prepare import EXTRA_PREFIX, sh_rest_name
 from ..splats.axes import frame_quaternion, quat_multiply
+from ..splats.cloud import SH_C0
 from ..splats.export import export_cloud, rest_count
 from ..splats.ply import write_ply
 from .import_splat import UP_AXIS_ITEMS

@@ -24,10 +24,10 @@ import mathutils
 import numpy as np
 
 from ..splats.axes import frame_quaternion, quat_multiply
-from ..splats.cloud import SH_REST_COUNT, SplatCloud, SplatFormatError
+from ..splats.cloud import SH_C0, SH_REST_COUNT, SplatCloud, SplatFormatError
 from ..splats.rows import CloudRows
 from . import builder, display, native, native_display
-from .colors import SH_C0, linear_to_srgb
+from .colors import linear_to_srgb
 from .prepare import EXTRA_PREFIX, position_axes, sh_rest_name
 
 _KEYS = {"FLOAT": "value", "INT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}

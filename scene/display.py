@@ -48,8 +48,9 @@ import mathutils
 import numpy as np
 
 from ..splats.axes import frame_quaternion
+from ..splats.cloud import SH_C0
 from ..splats.sh import SH_C1, SH_C2, SH_C3
-from .colors import PALETTE_LEVELS, SH_C0, palette_srgb, srgb_to_linear
+from .colors import PALETTE_LEVELS, palette_srgb, srgb_to_linear
 from .prepare import sh_rest_name
 
 NODE_GROUP_NAME = "gen404 Splats"
