@@ -31,7 +31,7 @@ from .colors import linear_to_srgb
 from .prepare import EXTRA_PREFIX, position_axes, sh_rest_name
 
 _KEYS = {"FLOAT": "value", "INT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}
-_CARRIED = tuple(c.name for c in display.controls(native.NATIVE))
+_CARRIED = tuple(c.name for c in display.controls_for(native.NATIVE))
 """Display controls both kinds of object have: their values move to the new modifier."""
 
 

@@ -68,7 +68,7 @@ def object_defaults(
     return mesh_defaults(up_axis, sh_degree, count)
 
 
-def controls(kind: str) -> tuple[Control, ...]:
+def controls_for(kind: str) -> tuple[Control, ...]:
     """The inputs a display group of ``kind`` has, in order."""
     return NATIVE_CONTROLS if kind == native.NATIVE else CONTROLS
 
@@ -100,7 +100,7 @@ __all__ = [
     "VIEWPORT_FRACTION",
     "VIEW_DEPENDENT",
     "Control",
-    "controls",
+    "controls_for",
     "default_viewport_fraction",
     "ensure_display",
     "get_input",
