@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from ..scene import builder, convert, display, native, native_display
+from ..scene import builder, convert, display, native
 
 _SHOWN = (
     display.MODE,
@@ -28,7 +28,7 @@ def draw_splat_controls(layout: Any, context: bpy.types.Context, obj: bpy.types.
         layout.label(text="This object has lost its splat display modifier", icon="ERROR")
         return
     group = mod.node_group
-    is_native = group.name.startswith(native_display.NATIVE_GROUP_NAME)
+    is_native = display.group_kind(group) == native.NATIVE
     if not is_native and not display.is_current(group):
         layout.label(text="Display made by an older version: reopen the file", icon="INFO")
         return

@@ -16,7 +16,7 @@ import bpy
 
 from ..splats.cloud import SplatCloud, SplatFormatError
 from ..splats.rows import CloudRows, RowSource
-from . import display, native, native_display
+from . import display, native
 from .attributes import dropped, fill_attributes, finite_rows
 from .prepare import attribute_plan, fill
 
@@ -48,12 +48,9 @@ def splat_modifier(obj: bpy.types.Object) -> bpy.types.Modifier | None:
     """The object's modifier that runs the shared display group, if any."""
     for mod in obj.modifiers:
         group: Any = getattr(mod, "node_group", None)
-        if mod.type == "NODES" and group is not None and group.name.startswith(_DISPLAY_GROUPS):
+        if mod.type == "NODES" and display.group_kind(group) is not None:
             return mod
     return None
-
-
-_DISPLAY_GROUPS = (display.NODE_GROUP_NAME, native_display.NATIVE_GROUP_NAME)
 
 
 def _refuse_empty(source: RowSource) -> None:
@@ -138,12 +135,10 @@ def build_object(
     try:
         if kind == native.NATIVE:
             data, warnings = native.build_pointcloud(name, rows)
-            group = native_display.ensure_native_display()
-            defaults = native_display.object_defaults()
         else:
             data, warnings = build_mesh(name, rows, up_axis)
-            group = display.ensure_display()
-            defaults = display.object_defaults(up_axis, rows.sh_degree, rows.count)
+        group = display.ensure_display(kind)
+        defaults = display.object_defaults(kind, rows.count, up_axis, rows.sh_degree)
         obj = bpy.data.objects.new(name, data)
         obj.location = scene.cursor.location
         if kind == native.NATIVE:

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-SH_C0 = 0.28209479177387814
-"""Degree-0 SH constant: display colour = 0.5 + SH_C0 * f_dc."""
-
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
     c = np.clip(np.asarray(c, dtype=np.float32), 0.0, 1.0)

@@ -24,14 +24,14 @@ import mathutils
 import numpy as np
 
 from ..splats.axes import frame_quaternion, quat_multiply
-from ..splats.cloud import SH_REST_COUNT, SplatCloud, SplatFormatError
+from ..splats.cloud import SH_C0, SH_REST_COUNT, SplatCloud, SplatFormatError
 from ..splats.rows import CloudRows
-from . import builder, display, native, native_display
-from .colors import SH_C0, linear_to_srgb
+from . import builder, display, native
+from .colors import linear_to_srgb
 from .prepare import EXTRA_PREFIX, position_axes, sh_rest_name
 
 _KEYS = {"FLOAT": "value", "INT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}
-_CARRIED = tuple(c.name for c in native_display.CONTROLS)
+_CARRIED = tuple(c.name for c in display.controls_for(native.NATIVE))
 """Display controls both kinds of object have: their values move to the new modifier."""
 
 
@@ -125,16 +125,16 @@ def _copy_properties(old: bpy.types.Object, new: bpy.types.Object) -> None:
         new[key] = value
 
 
-def _copy_display(old: bpy.types.Object, new: bpy.types.Object) -> None:
+def _copy_display(old: bpy.types.Object, new: bpy.types.Object, count: int) -> None:
     """The native display modifier, with the old one's values for the shared controls."""
-    values = native_display.object_defaults()
+    values = display.object_defaults(native.NATIVE, count)
     previous = builder.splat_modifier(old)
     if previous is not None:
         for name in _CARRIED:
             with contextlib.suppress(KeyError, StopIteration):  # a group older than it
                 values[name] = display.get_input(previous, name)
     mod: Any = new.modifiers.new(builder.MODIFIER_NAME, "NODES")
-    mod.node_group = native_display.ensure_native_display()
+    mod.node_group = display.ensure_display(native.NATIVE)
     for name, value in values.items():
         display.set_input(mod, name, value)
 
@@ -165,7 +165,7 @@ def convert_object(obj: bpy.types.Object, view_layer: bpy.types.ViewLayer) -> bp
         _copy_properties(obj, new)
         new[builder.PROP_PREFIX + "sh_degree"] = cloud.sh_degree
         new[builder.SPLAT_COUNT_PROP] = cloud.count
-        _copy_display(obj, new)
+        _copy_display(obj, new, cloud.count)
         for attr in ("hide_viewport", "hide_render", "hide_select"):
             setattr(new, attr, getattr(obj, attr))
         for collection in obj.users_collection:

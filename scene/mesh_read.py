@@ -13,10 +13,10 @@ import bpy
 import numpy as np
 
 from ..splats.axes import frame_quaternion, quat_multiply
-from ..splats.cloud import SplatCloud
+from ..splats.cloud import SH_C0, SplatCloud
 from ..splats.export import export_cloud, rest_count
 from .builder import PROP_PREFIX
-from .colors import SH_C0, linear_to_srgb
+from .colors import linear_to_srgb
 from .prepare import EXTRA_PREFIX, sh_rest_name
 
 UP_AXIS_PROP = PROP_PREFIX + "up_axis"

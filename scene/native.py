@@ -7,7 +7,7 @@ as a user would turn an object from ``wm.ply_import``. Baking the turn into the
 data would also mean turning every SH coefficient (Blender's Apply Transform
 does not), and costs a pass over every splat where the rotation costs nothing.
 
-The per-object display controls (``native_display``) are a small geometry-nodes
+The per-object display controls (``display.pointcloud``) are a small geometry-nodes
 modifier on top; with their defaults it passes the splats through untouched.
 """
 

@@ -4,7 +4,7 @@ A splat object stores the file's values as they are, nothing twice and nothing
 derived: positions turned into Blender's frame (so that the mesh is where the
 splats are, for selection, snapping, bounds and other modifiers), and the
 rotations, log scales, opacity logits and SH coefficients raw, in the file's
-frame. The display (``display.py``) derives rotation, size, opacity and colour
+frame. The display (``display/mesh.py``) derives rotation, size, opacity and colour
 on the fly, only for the splats it draws; an export gives the file's values
 back bit for bit.
 

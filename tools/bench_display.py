@@ -2,7 +2,7 @@
 
     .venv-bpy-5.0.1/bin/python tools/bench_display.py [--count 1000000] [--runs 9]
 
-Loads ``scene/display.py`` from this checkout (no zip needed), builds the shared
+Loads ``scene/display/`` from this checkout (no zip needed), builds the shared
 group, then for each setting makes new objects whose mesh has ``--count`` vertices
 with the attributes an import writes (position, rotation, scale, opacity_logit,
 sh_dc; plausible values), links each, and times ``view_layer.update()``: the
@@ -89,7 +89,7 @@ def measure(
     obj = bpy.data.objects.new("bench", mesh)
     if settings is not None:
         mod: Any = obj.modifiers.new("gen404 Splats", "NODES")
-        mod.node_group = display.ensure_display()
+        mod.node_group = display.ensure_display("NODES")
         for name, value in settings.items():
             display.set_input(mod, name, value)
     bpy.context.scene.collection.objects.link(obj)
@@ -137,7 +137,7 @@ def main() -> None:
         ),
     ]
     meshes = [splat_mesh(n, seed, args.legacy) for seed in range(args.runs + 1)]
-    display.ensure_display()
+    display.ensure_display("NODES")
     print(f"Blender {bpy.app.version_string}, {n:,} splats, {args.runs} runs (+1 warm-up)")
     print(f"{'case':48s} {'first: best / median':>21s} {'again: best / median':>21s} {'cpu':>6s}")
     for label, settings in cases:

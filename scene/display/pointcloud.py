@@ -20,20 +20,28 @@ from typing import Any
 
 import bpy
 
-from . import display
-from .display import MODE, MODES, OPACITY_THRESHOLD, SIZE, SPLATS, VIEWPORT_FRACTION
-from .native_prepare import RADIANCE_BASE
+from ..native_prepare import RADIANCE_BASE
+from .controls import (
+    MODE,
+    MODES,
+    NATIVE_CONTROLS,
+    OPACITY_THRESHOLD,
+    POINT_RADIUS_SIGMAS,
+    SIZE,
+    VIEWPORT_FRACTION,
+)
+from .graph import VERSION_KEY, Graph, socket
+from .shading import dc_srgb, display_linear, emit_with_alpha, material
 
 NATIVE_GROUP_NAME = "gen404 Native Splats"
 NATIVE_POINTS_MATERIAL = "gen404 Native Points"
 NATIVE_DISPLAY_VERSION = 1
-CONTROLS = (MODE, SIZE, OPACITY_THRESHOLD, VIEWPORT_FRACTION)
 
 
-def ensure_native_display() -> bpy.types.NodeTree:
+def ensure_display() -> bpy.types.NodeTree:
     """The shared group, created on first use and rebuilt in place when outdated."""
     group: Any = bpy.data.node_groups.get(NATIVE_GROUP_NAME)
-    if group is not None and group.get(display.VERSION_KEY) == NATIVE_DISPLAY_VERSION:
+    if group is not None and group.get(VERSION_KEY) == NATIVE_DISPLAY_VERSION:
         return group
     if group is None:
         group = bpy.data.node_groups.new(NATIVE_GROUP_NAME, "GeometryNodeTree")
@@ -41,52 +49,42 @@ def ensure_native_display() -> bpy.types.NodeTree:
     return group
 
 
-def object_defaults() -> dict[str, Any]:
-    """The controls' starting values for one object (by control name): every splat shown.
-
-    The geometry-nodes display starts big files with a viewport subset because each
-    of its splats is an instance; Blender draws its own splats itself, all of them
-    from its own importer, and a subset here would cost a depsgraph pass over every
-    splat (hiding most of a million took as long as the import) before the first draw.
-    """
-    return {MODE.name: SPLATS, VIEWPORT_FRACTION.name: 1.0}
-
-
 def _points_material() -> bpy.types.Material:
     """Points mode: each point coloured and as opaque as its splat (``radiance:base``)."""
-    mat = display._material(NATIVE_POINTS_MATERIAL)
+    mat = material(NATIVE_POINTS_MATERIAL)
     tree: Any = mat.node_tree
     tree.nodes.clear()
-    g = display._Graph(tree)
+    g = Graph(tree)
     geometry = g.node("ShaderNodeNewGeometry")
     base = g.node("ShaderNodeAttribute", attribute_type="GEOMETRY", attribute_name=RADIANCE_BASE)
-    color = display._display_linear(g, display._dc_srgb(g, base.outputs["Vector"]))
+    color = display_linear(g, dc_srgb(g, base.outputs["Vector"]))
     alpha = g.mul(base.outputs["Alpha"], g.math("LESS_THAN", geometry.outputs["Backfacing"], 0.5))
     output = g.node("ShaderNodeOutputMaterial")
-    g.links.new(display._emit_with_alpha(g, color, alpha), output.inputs["Surface"])
+    g.links.new(emit_with_alpha(g, color, alpha), output.inputs["Surface"])
     g.layout()
     return mat
 
 
 def _build(group: Any, points_material: bpy.types.Material) -> None:
+    """Rebuild the group's nodes in place; its inputs are remade only if they differ."""
     iface = group.interface
     if [(s.name, s.socket_type) for s in iface.items_tree] != _WANTED:
         iface.clear()
         iface.new_socket(name="Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-        for control in CONTROLS:
-            socket = iface.new_socket(
+        for control in NATIVE_CONTROLS:
+            item = iface.new_socket(
                 name=control.name, in_out="INPUT", socket_type=control.socket_type
             )
-            socket.description = control.description
+            item.description = control.description
             if control.min_value is not None:
-                socket.min_value, socket.max_value = control.min_value, control.max_value
+                item.min_value, item.max_value = control.min_value, control.max_value
             if control.subtype:
-                socket.subtype = control.subtype
+                item.subtype = control.subtype
         iface.new_socket(name="Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    for control in CONTROLS[1:]:
-        display._socket(group, control.name).default_value = control.default
+    for control in NATIVE_CONTROLS[1:]:
+        socket(group, control.name).default_value = control.default
     group.nodes.clear()
-    g = display._Graph(group)
+    g = Graph(group)
     g_in, g_out = g.node("NodeGroupInput"), g.node("NodeGroupOutput")
     geometry = g_in.outputs["Geometry"]
     size, threshold = g_in.outputs[SIZE.name], g_in.outputs[OPACITY_THRESHOLD.name]
@@ -100,13 +98,13 @@ def _build(group: Any, points_material: bpy.types.Material) -> None:
     # Hide: fainter than the threshold, or outside the viewport's share of splats.
     viewport = g.node("GeometryNodeIsViewport").outputs[0]
     subset = g.math("MULTIPLY", viewport, g.math("LESS_THAN", fraction, 1.0))
-    outside = g.math("MULTIPLY", subset, g.math("GREATER_THAN", display._subset_rank(g), fraction))
+    outside = g.math("MULTIPLY", subset, g.math("GREATER_THAN", g.subset_rank(), fraction))
     faint = g.math("LESS_THAN", alpha.outputs["Alpha"], threshold)
     delete = g.node("GeometryNodeDeleteGeometry", domain="POINT")
     g.links.new(geometry, delete.inputs["Geometry"])
     g.links.new(g.math("MAXIMUM", faint, outside), delete.inputs["Selection"])
     hiding = g.math("MAXIMUM", subset, g.math("GREATER_THAN", threshold, 0.0))
-    shown = display._switch(g, "GEOMETRY", hiding, geometry, delete.outputs[0])
+    shown = g.switch("GEOMETRY", hiding, geometry, delete.outputs[0])
 
     # Size: scale the splats (skipped at 1, so the data stays shared).
     scale = g.node("GeometryNodeInputNamedAttribute", data_type="FLOAT_VECTOR")
@@ -115,9 +113,7 @@ def _build(group: Any, points_material: bpy.types.Material) -> None:
     store.inputs["Name"].default_value = "scale"
     g.links.new(shown, store.inputs["Geometry"])
     g.links.new(g.scale(scale.outputs["Attribute"], size), store.inputs["Value"])
-    resized = display._switch(
-        g, "GEOMETRY", g.math("COMPARE", size, 1.0, 0.0), store.outputs[0], shown
-    )
+    resized = g.switch("GEOMETRY", g.math("COMPARE", size, 1.0, 0.0), store.outputs[0], shown)
 
     # Points: plain points of a sphere each, about where the Gaussian fades.
     to_points = g.node("GeometryNodePointsSetType")
@@ -125,24 +121,24 @@ def _build(group: Any, points_material: bpy.types.Material) -> None:
     mean_sigma = g.vec("DOT_PRODUCT", scale.outputs["Attribute"], (1 / 3,) * 3)
     radius = g.node("GeometryNodeSetPointRadius")
     g.links.new(to_points.outputs[0], radius.inputs["Points"])
-    g.links.new(g.mul(mean_sigma, size, display.POINT_RADIUS_SIGMAS), radius.inputs["Radius"])
-    material = g.node("GeometryNodeSetMaterial")
-    material.inputs["Material"].default_value = points_material
-    g.links.new(radius.outputs[0], material.inputs["Geometry"])
+    g.links.new(g.mul(mean_sigma, size, POINT_RADIUS_SIGMAS), radius.inputs["Radius"])
+    set_material = g.node("GeometryNodeSetMaterial")
+    set_material.inputs["Material"].default_value = points_material
+    g.links.new(radius.outputs[0], set_material.inputs["Geometry"])
 
     menu = g.node("GeometryNodeMenuSwitch", data_type="GEOMETRY")
     menu.enum_items[0].name, menu.enum_items[1].name = MODES
     g.links.new(g_in.outputs[MODE.name], menu.inputs["Menu"])
     g.links.new(resized, menu.inputs[1])
-    g.links.new(material.outputs["Geometry"], menu.inputs[2])
+    g.links.new(set_material.outputs["Geometry"], menu.inputs[2])
     g.links.new(menu.outputs[0], g_out.inputs["Geometry"])
-    display._socket(group, MODE.name).default_value = MODE.default
+    socket(group, MODE.name).default_value = MODE.default
     g.layout()
-    group[display.VERSION_KEY] = NATIVE_DISPLAY_VERSION
+    group[VERSION_KEY] = NATIVE_DISPLAY_VERSION
 
 
 _WANTED = [
     ("Geometry", "NodeSocketGeometry"),
-    *((c.name, c.socket_type) for c in CONTROLS),
+    *((c.name, c.socket_type) for c in NATIVE_CONTROLS),
     ("Geometry", "NodeSocketGeometry"),
 ]
