@@ -22,6 +22,7 @@ def _render(engine: str, path) -> np.ndarray:
     scene.render.resolution_percentage = 100
     scene.render.filepath = str(path)
     scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_depth = "8"  # whatever an earlier test left
     scene.view_settings.view_transform = "Standard"
     if engine == "CYCLES":
         scene.cycles.samples = 8
