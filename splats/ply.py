@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cloud import SplatCloud, SplatFormatError
+from .compressed_ply import is_compressed_ply, read_compressed_ply
 from .ply_header import (
     COLOURS,
     NORMALS,
@@ -118,7 +119,7 @@ def read_ply_file(path: str | os.PathLike) -> SplatCloud:
 
 
 def read_ply(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
-    """Parse a 3DGS PLY (binary little/big endian or ASCII) into a SplatCloud.
+    """Parse a 3DGS PLY (binary little/big endian or ASCII, or compressed) into a SplatCloud.
 
     A PLY with positions but no splat properties (a scan's point cloud, coloured
     or not) becomes round, opaque splats of a default size; cloud.warnings says so.
@@ -130,6 +131,8 @@ def read_ply(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
     if buf.ndim != 1 or buf.itemsize != 1:
         buf = buf.cast("B")
     header = parse_header(buf)
+    if is_compressed_ply(header):  # PlayCanvas's .compressed.ply: packed, with chunk bounds
+        return read_compressed_ply(buf, header)
     vertex, skip = vertex_element(header)
     splats = check_vertex_props(vertex, header)
 

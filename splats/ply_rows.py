@@ -15,6 +15,7 @@ import numpy as np
 
 from . import ply_header
 from .cloud import SH_REST_COUNT, SplatFormatError
+from .compressed_ply import is_compressed_ply
 from .rows import RowBlock
 
 CHUNK_BYTES = 4 << 20
@@ -24,14 +25,16 @@ CHUNK_BYTES = 4 << 20
 def open_ply_rows(path: str | os.PathLike) -> PlyRows | None:
     """A RowSource over a binary splat PLY; None for files it does not stream.
 
-    ASCII PLYs and plain point clouds (whose default size needs every point) are
-    read whole by ``ply.read_ply`` instead. Header problems raise SplatFormatError
-    here, before anything is allocated.
+    ASCII PLYs, plain point clouds (whose default size needs every point) and
+    compressed PLYs (``compressed_ply``) are read whole by ``ply.read_ply`` instead.
+    Header problems raise SplatFormatError here, before anything is allocated.
     """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         head = f.read(min(size, ply_header.MAX_HEADER))
     header = ply_header.parse_header(memoryview(head))
+    if is_compressed_ply(header):
+        return None
     vertex, skip = ply_header.vertex_element(header)
     if header.fmt == "ascii" or not ply_header.check_vertex_props(vertex, header):
         return None

@@ -1,5 +1,9 @@
 """One entry point for every splat file: PLY, SPZ (any variant) or .splat.
 
+PLY covers PlayCanvas's compressed PLY too: ``read_ply`` hands a header with a
+``chunk`` element and packed vertices to ``compressed_ply``, and ``open_rows``
+reads it whole (``open_ply_rows`` declines it).
+
 The content decides, not the name: a download saved as ``model.ply`` that is
 really an SPZ, or an HTML error page, is still recognised from its first bytes.
 Only ``.splat`` has no signature, so for it the file name is the evidence.

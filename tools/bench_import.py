@@ -14,7 +14,7 @@ raw attributes), also evaluated. Reported: the median of the runs; the peak
 memory each import adds (the process's peak RSS, reset before each import
 through /proc/self/clear_refs, minus the RSS before it, each in a fresh process)
 next to the file size;
-SPZ decoding speed at 1M splats; and the main-thread part of importing a
+SPZ and compressed PLY decoding speed at 1M splats; and the main-thread part of importing a
 200k-splat generation (``builder.build_object`` on the cloud a worker read).
 On Blender 5.3 and newer both importers make Blender's own Gaussian-splat point
 cloud; "display ready" is then the point cloud plus the add-on's display
@@ -250,6 +250,28 @@ def main() -> None:
     except ImportError as exc:
         spz_line = f"skipped: {exc}"
 
+    # Compressed PLY decoding (PlayCanvas/SuperSplat, 18-float chunks), SH 0 and SH 3.
+    cply_parts = []
+    try:
+        from tests.unit.test_compressed_ply import Packed
+
+        n = max(sizes)
+        for rest in (0, 15):
+            data = Packed(n, colour_bounds=True, rest=rest, seed=3).file()
+            runs = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                reader.read_splat_bytes(data, "bench.compressed.ply")
+                runs.append(time.perf_counter() - started)
+            best = statistics.median(runs)
+            cply_parts.append(
+                f"SH {3 if rest else 0} ({len(data) / 2**20:.0f} MiB) {best * 1000:.0f} ms = "
+                f"{n / best / 1e6:.1f} M splats/s"
+            )
+        cply_line = f"{n:,} splats: " + "; ".join(cply_parts) + " (target ≥ 5 M splats/s)"
+    except ImportError as exc:
+        cply_line = f"skipped: {exc}"
+
     # Main thread of a 200k-splat generation: the worker downloaded and read the file.
     generation = ply_bytes(200_000, 0, seed=2)
     main_runs = []
@@ -285,6 +307,7 @@ def main() -> None:
             f"/ {mem_native:.0f} MiB = {mem_native / size:.2f}x |"
         )
     print(f"\nSPZ decoding: {spz_line}")
+    print(f"Compressed PLY decoding: {cply_line}")
     print(
         f"Main thread of a 200,000-splat generation (builder.build_object, depsgraph "
         f"evaluated): {main_thread * 1000:.0f} ms (target ≤ 100 ms)"
