@@ -43,6 +43,19 @@ def test_extension_installed_from_zip_with_its_own_wheels(addon, blender_home: P
     assert bpy.context.preferences.addons.get(ADDON_MODULE) is not None
 
 
+def test_the_zip_holds_the_add_on_and_nothing_of_the_project_around_it() -> None:
+    import zipfile
+
+    from tests.blender.helpers import built_zip
+
+    names = zipfile.ZipFile(built_zip()).namelist()
+    assert {"blender_manifest.toml", "__init__.py", "LICENSE", "README.md"} <= set(names)
+    tops = {name.split("/")[0] for name in names}
+    for excluded in ("tests", "tools", "docs", "requirements", "build", "Makefile"):
+        assert excluded not in tops, excluded
+    assert any(name.startswith("wheels/httpx-") for name in names)
+
+
 def test_text_to_3d_places_an_upright_coloured_splat_object(gateway, clean_scene) -> None:
     clean_scene.cursor.location = (1.0, 2.0, 3.0)
     before = gateway.stats().connections
