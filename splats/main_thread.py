@@ -88,6 +88,8 @@ class MainThreadCalls:
         self._closed.set()
         while True:
             try:
-                self._queue.get_nowait().done.set()
+                pending = self._queue.get_nowait()
             except queue.Empty:
                 return
+            pending.error = CallsClosed("the import ended before this step could run")
+            pending.done.set()
