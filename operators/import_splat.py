@@ -74,7 +74,7 @@ def build_one(
     """Copy one file's splats into the scene (main thread); report what the user should know."""
     scene, view_layer = context.scene, context.view_layer
     assert scene is not None and view_layer is not None
-    name = os.path.basename(path)
+    name = os.path.basename(os.path.normpath(path))  # a folder: its name
     obj = builder.build_object(
         scene,
         view_layer,

@@ -28,7 +28,7 @@ READ_SHARE = 0.8
 
 def problem_text(path: str, exc: BaseException) -> str:
     """What to tell the user about a file that failed to import."""
-    name = os.path.basename(path)
+    name = os.path.basename(os.path.normpath(path))
     if isinstance(exc, FileNotFoundError):
         return f"{path} does not exist: choose another file."
     if isinstance(exc, SplatFormatError | OSError | ValueError):
@@ -142,7 +142,7 @@ class ImportJob:
         for index, path in enumerate(self.paths):
             if self._cancel.is_set():
                 break
-            name = os.path.basename(path)
+            name = os.path.basename(os.path.normpath(path))
             try:
 
                 def progress(part: float, index: int = index, name: str = name) -> None:
