@@ -289,6 +289,9 @@ def _sh_rest(
     # The palette as floats plus one row of zeros for labels past the palette.
     palette = np.zeros((palette_count + 1, k * 3), np.float32)
     palette[:palette_count] = table[entries[:palette_count]].reshape(palette_count, k * 3)
-    label = labels[:, 0].astype(np.intp) | (labels[:, 1].astype(np.intp) << 8)
-    np.minimum(label, palette_count, out=label)
-    return np.take(palette, label, axis=0).reshape(len(labels), k, 3)
+    # R | G << 8 is the first little-endian uint16 of each (contiguous) RGBA texel.
+    label = np.ascontiguousarray(labels).view("<u2")[:, 0]
+    label = np.minimum(label, np.uint16(palette_count) if palette_count < 65536 else 65535)
+    out = np.empty((len(labels), k * 3), np.float32)
+    np.take(palette, label, axis=0, out=out)
+    return out.reshape(len(labels), k, 3)
