@@ -21,9 +21,11 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..scene import builder
+from ..scene.webp import decode_webp
 from ..splats.cloud import SplatCloud
 from ..splats.loading import ImportJob, Loaded, problem_text
-from ..splats.reader import SUPPORTED_EXTENSIONS, open_rows
+from ..splats.main_thread import MainThreadCalls
+from ..splats.reader import SUPPORTED_EXTENSIONS, SUPPORTED_NAMES, open_rows
 from ..splats.rows import RowSource
 from .returns import OperatorReturn
 
@@ -32,7 +34,7 @@ UP_AXIS_ITEMS = [
     ("-Y", "-Y", "-Y is up: Inria-style captures (OpenCV camera frame)"),
     ("Z", "+Z", "+Z is up: already Blender's frame"),
 ]
-FILTER_GLOB = ";".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS)
+FILTER_GLOB = ";".join([*(f"*{ext}" for ext in SUPPORTED_EXTENSIONS), *SUPPORTED_NAMES])
 MENU_LABEL = "Gaussian Splat ({})".format("/".join(SUPPORTED_EXTENSIONS))
 HANDLER_LABEL = "Gaussian Splat (404 Gen)"
 IMPORT_NAME = f"Import {HANDLER_LABEL}"  # how Blender's chooser of importers for a drop names us
@@ -45,6 +47,9 @@ TIMER_SECONDS = 0.05
 
 
 def _object_name(path: str) -> str:
+    path = os.path.normpath(path)
+    if os.path.basename(path).lower() in SUPPORTED_NAMES:  # an unbundled SOG: its folder's name
+        path = os.path.dirname(path)
     return os.path.splitext(os.path.basename(path))[0] or "Splat"
 
 
@@ -69,7 +74,7 @@ def build_one(
     """Copy one file's splats into the scene (main thread); report what the user should know."""
     scene, view_layer = context.scene, context.view_layer
     assert scene is not None and view_layer is not None
-    name = os.path.basename(path)
+    name = os.path.basename(os.path.normpath(path))  # a folder: its name
     obj = builder.build_object(
         scene,
         view_layer,
@@ -98,7 +103,10 @@ class ThreadedImport:
         options: ImportOptions,
         report: Report,
     ) -> None:
-        self.job = ImportJob(paths)
+        # A SOG's WebP images go through Blender's loader, which only the main thread
+        # may call: the worker hands each over and ``step`` serves them.
+        self.main_calls = MainThreadCalls()
+        self.job = ImportJob(paths, decode_webp=self.main_calls.wrap(decode_webp))
         self.options = options
         self.report = report
         self.objects: list[str] = []
@@ -112,6 +120,7 @@ class ThreadedImport:
 
     def step(self, context: bpy.types.Context) -> str:
         """'RUNNING', or once every file is handled 'FINISHED' / 'CANCELLED'."""
+        self.main_calls.serve()
         try:
             loaded = self.job.results.get_nowait()
         except queue.Empty:
@@ -151,6 +160,7 @@ class ThreadedImport:
 
     def _end(self, context: bpy.types.Context) -> str:
         self.finished = True
+        self.main_calls.close()
         context.window_manager.progress_end()  # type: ignore[union-attr]
         if context.workspace is not None:
             context.workspace.status_text_set(None)
@@ -161,12 +171,13 @@ class ThreadedImport:
 
 
 class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[misc]
-    """Import 3D Gaussian splat files (.ply, .spz, .splat) as splat objects"""
+    """Import 3D Gaussian splat files (.ply, .spz, .splat, .sog) as splat objects"""
 
     bl_idname = "gen404.import_splat"
     bl_label = IMPORT_NAME
     bl_description = (
-        "Import 3D Gaussian splat files (.ply, .spz, .splat) as splat objects at the 3D cursor"
+        "Import 3D Gaussian splat files (.ply, .spz, .splat, .sog or a SOG's meta.json) as "
+        "splat objects at the 3D cursor"
     )
     bl_options = {"REGISTER", "UNDO", "PRESET"}
 
@@ -222,7 +233,7 @@ class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         paths = self.paths()
         if not paths:
-            self.report({"ERROR"}, "Choose a .ply, .spz or .splat file to import")
+            self.report({"ERROR"}, "Choose a .ply, .spz, .splat or .sog file to import")
             return {"CANCELLED"}
         if self.use_worker and context.window is not None and not bpy.app.background:
             return self._start_modal(context, paths)
@@ -233,7 +244,7 @@ class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[
         for path in paths:
             try:
                 # Binary PLYs stream from disk straight into Blender's memory.
-                source = open_rows(path)
+                source = open_rows(path, decode_webp=decode_webp)
                 try:
                     build_one(context, path, source, self.import_options(), self.report)
                 finally:

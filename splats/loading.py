@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .cloud import SplatCloud, SplatFormatError
 from .reader import read_splat_bytes
+from .sog import WebpDecoder, sog_folder_meta
 
 READ_CHUNK = 8 << 20
 """Bytes read per step on the worker, so progress moves while a big file loads."""
@@ -27,7 +28,7 @@ READ_SHARE = 0.8
 
 def problem_text(path: str, exc: BaseException) -> str:
     """What to tell the user about a file that failed to import."""
-    name = os.path.basename(path)
+    name = os.path.basename(os.path.normpath(path))
     if isinstance(exc, FileNotFoundError):
         return f"{path} does not exist: choose another file."
     if isinstance(exc, SplatFormatError | OSError | ValueError):
@@ -54,11 +55,14 @@ def load_file(
     path: str,
     progress: Callable[[float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    decode_webp: WebpDecoder | None = None,
 ) -> SplatCloud | None:
     """Read and decode one file, in chunks so progress and cancel work mid-file.
 
-    None when ``cancelled`` said so before the end.
+    None when ``cancelled`` said so before the end. A SOG's images go through
+    ``decode_webp``; an unbundled SOG may be given as its folder.
     """
+    path = sog_folder_meta(path) or path
     name = os.path.basename(path)
     size = os.path.getsize(path)
     buffer = file_buffer(size)
@@ -75,7 +79,9 @@ def load_file(
                 done += got
                 if progress is not None:
                     progress(done / size)
-        return read_splat_bytes(view, name)  # copies out what it keeps
+        folder = os.path.dirname(os.path.abspath(path))
+        # copies out what it keeps
+        return read_splat_bytes(view, name, decode_webp=decode_webp, folder=folder)
     finally:
         view.release()
         if isinstance(buffer, mmap.mmap):
@@ -100,8 +106,9 @@ class ImportJob:
     and a short sentence, safe to read from any thread.
     """
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], decode_webp: WebpDecoder | None = None) -> None:
         self.paths = list(paths)
+        self.decode_webp = decode_webp
         self.results: queue.Queue[Loaded | None] = queue.Queue()  # None: all files done
         self._cancel = threading.Event()
         self._lock = threading.Lock()
@@ -135,13 +142,13 @@ class ImportJob:
         for index, path in enumerate(self.paths):
             if self._cancel.is_set():
                 break
-            name = os.path.basename(path)
+            name = os.path.basename(os.path.normpath(path))
             try:
 
                 def progress(part: float, index: int = index, name: str = name) -> None:
                     self._report(index, READ_SHARE * part, f"Reading {name}")
 
-                cloud = load_file(path, progress, self._cancel.is_set)
+                cloud = load_file(path, progress, self._cancel.is_set, self.decode_webp)
                 if cloud is None:
                     break
                 self._report(index, 1.0, f"Read {name}")

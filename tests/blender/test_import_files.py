@@ -51,7 +51,7 @@ def test_dropping_files_on_the_3d_viewport_imports_them(addon) -> None:
     handler = bpy.types.GEN404_FH_splat
     assert issubclass(handler, bpy.types.FileHandler)
     assert handler.bl_import_operator == "gen404.import_splat"
-    assert handler.bl_file_extensions == ".ply;.spz;.splat"
+    assert handler.bl_file_extensions == ".ply;.spz;.splat;.sog"
     window = bpy.context.window
     areas = {area.type: area for area in window.screen.areas}
     with bpy.context.temp_override(window=window, area=areas["VIEW_3D"]):

@@ -11,6 +11,7 @@ from gen404.splats.cloud import SplatFormatError
 from gen404.splats.frames import SPZ_COORDINATE_SYSTEMS, frame_matrix, to_ply_frame
 from gen404.splats.reader import (
     SUPPORTED_EXTENSIONS,
+    SUPPORTED_NAMES,
     detect_format,
     read_splat_bytes,
     read_splat_file,
@@ -31,7 +32,8 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def test_supported_extensions() -> None:
-    assert SUPPORTED_EXTENSIONS == (".ply", ".spz", ".splat")
+    assert SUPPORTED_EXTENSIONS == (".ply", ".spz", ".splat", ".sog")
+    assert SUPPORTED_NAMES == ("meta.json",)
 
 
 # --- choosing the reader --------------------------------------------------------------------
@@ -92,9 +94,9 @@ def test_the_404_fixtures_through_the_entry_point() -> None:
         (b"<!DOCTYPE html><html><body>502</body></html>", "m.spz", "an HTML page"),
         (b"  <html>", "", "an HTML page"),
         (b"<?xml version='1.0'?><Error/>", "", "XML or HTML text"),
-        (b'{"detail": "Not found"}', "m.ply", "JSON text"),
+        (b'{"detail": "Not found"}', "m.ply", "JSON text, but not a SOG meta.json"),
         (b"[1, 2]", "", "JSON text"),
-        (b"PK\x03\x04" + bytes(40), "scene.zip", "a zip archive"),
+        (b"PK\x03\x04" + bytes(40), "scene.zip", "a zip archive, but not a SOG"),
         (b"\x89PNG\r\n\x1a\n" + bytes(20), "", "a PNG image"),
         (b"\xff\xd8\xff\xe0" + bytes(20), "", "a JPEG image"),
         (b"glTF\x02\x00\x00\x00" + bytes(20), "", "binary glTF"),
@@ -108,7 +110,7 @@ def test_unknown_content_says_what_it_looks_like(data: bytes, name: str, words: 
     message = str(err.value)
     assert words in message
     if data:
-        assert "Import a .ply, .spz or .splat file" in message
+        assert "Import a .ply, .spz, .splat, .sog file or a SOG's meta.json" in message
 
 
 def test_gzip_that_is_not_spz() -> None:

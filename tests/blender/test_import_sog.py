@@ -1,0 +1,136 @@
+"""SOG through the import operator: a bundled .sog, an unbundled meta.json or its folder.
+
+splat-transform (tests/peers) writes the SOGs from tests/data/capture_sh3.src.ply
+(SH degree 3, so the palette is used) and decodes one back to PLY. Imported
+through gen404.import_splat, whose WebP images go through Blender's own image
+loader, every SOG object must hold exactly the values of that PLY's object:
+Blender's loader gives the same bytes as libwebp elsewhere, on every release.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+
+from tests.blender.helpers import ROOT, addon_module, splat_count, splat_objects
+from tests.unit.spzfiles import run_parallel, splat_transform
+
+SOURCE = ROOT / "tests" / "data" / "capture_sh3.src.ply"
+
+
+@pytest.fixture(scope="module")
+def sogs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sog")
+    (folder / "scene").mkdir()
+    st = ["3.7.0", "-g", "cpu"]
+    run_parallel(
+        [
+            splat_transform(*st, SOURCE, folder / "capture.sog"),
+            splat_transform(*st, SOURCE, folder / "scene" / "meta.json"),
+        ],
+        timeout=300,
+    )
+    run_parallel(
+        [
+            splat_transform("3.7.0", folder / "capture.sog", folder / "capture_back.ply"),
+            splat_transform("3.7.0", folder / "scene" / "meta.json", folder / "scene_back.ply"),
+        ],
+        timeout=300,
+    )
+    return folder
+
+
+def layers(obj: bpy.types.Object) -> dict[str, np.ndarray]:
+    out = {}
+    for attr in obj.data.attributes:
+        if attr.name.startswith(".") or attr.domain != "POINT":
+            continue
+        width = {"FLOAT": 1, "FLOAT_VECTOR": 3, "QUATERNION": 4, "FLOAT4": 4}[attr.data_type]
+        values = np.empty(splat_count(obj) * width, np.float32)
+        key = "value" if attr.data_type in ("FLOAT", "QUATERNION") else "vector"
+        attr.data.foreach_get(key, values)
+        out[attr.name] = values
+    return out
+
+
+def imported(path: Path | str) -> bpy.types.Object:
+    before = set(splat_objects())
+    assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
+    (obj,) = set(splat_objects()) - before
+    return obj
+
+
+def assert_same_layers(got: bpy.types.Object, want: bpy.types.Object) -> None:
+    a, b = layers(got), layers(want)
+    assert sorted(a) == sorted(b)
+    for name in b:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_bundled_and_unbundled_sog_import_as_splat_transform_decodes_them(
+    addon, clean_scene, sogs: Path
+) -> None:
+    bundled = imported(sogs / "capture.sog")
+    assert bundled.name == "capture" and splat_count(bundled) == 2000
+    assert_same_layers(bundled, imported(sogs / "capture_back.ply"))
+
+    by_meta = imported(sogs / "scene" / "meta.json")
+    assert by_meta.name == "scene"  # named after its folder, not "meta"
+    assert_same_layers(by_meta, imported(sogs / "scene_back.ply"))
+    by_folder = imported(str(sogs / "scene") + os.sep)  # the folder chosen in the browser
+    assert_same_layers(by_folder, by_meta)
+    assert by_folder["gen404_source"] == "scene"
+    assert not any(image.name.startswith("gen404-") for image in bpy.data.images)
+
+
+def test_a_zip_that_is_not_a_sog_is_refused_with_a_reason(addon, clean_scene, tmp_path) -> None:
+    import zipfile
+
+    path = tmp_path / "download.sog"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("scene.ply", b"ply\n")
+    with pytest.raises(RuntimeError, match="a zip archive, but not a SOG"):
+        bpy.ops.gen404.import_splat(filepath=str(path))
+    assert splat_objects() == []
+
+
+def test_ui_import_decodes_images_on_the_main_thread_and_the_rest_on_a_worker(
+    addon, clean_scene, sogs: Path, monkeypatch
+) -> None:
+    module, sog_decode = addon_module("operators.import_splat"), addon_module("splats.sog_decode")
+    threads: dict[str, set[int]] = {"webp": set(), "splats": set()}
+    decode_webp, decode_sog = module.decode_webp, sog_decode.decode_sog
+
+    def recording_webp(data: bytes) -> np.ndarray:
+        threads["webp"].add(threading.get_ident())
+        return decode_webp(data)
+
+    def recording_sog(*args, **kwargs):
+        threads["splats"].add(threading.get_ident())
+        return decode_sog(*args, **kwargs)
+
+    monkeypatch.setattr(module, "decode_webp", recording_webp)
+    monkeypatch.setattr(sog_decode, "decode_sog", recording_sog)
+    reports: list[tuple[set, str]] = []
+    importer = module.ThreadedImport(
+        [str(sogs / "capture.sog")],
+        module.ImportOptions(up_axis="Y"),
+        lambda level, text: reports.append((level, text)),
+    )
+    importer.start(bpy.context)
+    deadline = time.monotonic() + 60
+    while not importer.finished and time.monotonic() < deadline:
+        importer.step(bpy.context)  # serves the worker's images, then builds
+        time.sleep(0.01)
+    assert importer.finished and importer.objects == ["capture"], reports
+    main = threading.get_ident()
+    assert threads["webp"] == {main}
+    assert threads["splats"] and main not in threads["splats"]
+    assert any("Imported 2,000 splats from capture.sog" in text for _, text in reports)
+    assert_same_layers(bpy.data.objects["capture"], imported(sogs / "capture_back.ply"))
