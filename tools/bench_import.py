@@ -253,6 +253,7 @@ def main() -> None:
     # Compressed PLY decoding (PlayCanvas/SuperSplat, 18-float chunks), SH 0 and SH 3.
     cply_parts = []
     try:
+        import tests.conftest  # noqa: F401  (the `gen404` alias the file maker imports)
         from tests.unit.test_compressed_ply import Packed
 
         n = max(sizes)
