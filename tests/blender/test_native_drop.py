@@ -22,7 +22,7 @@ def test_blender_and_gen404_handlers_both_take_spz_and_ply(addon) -> None:
     label = bpy.types.FileHandler.label_with_extensions
     assert label("IO_FH_spz") == "SPZ (.spz)"  # Blender's own, registered in C++
     assert label("IO_FH_ply") == "Stanford PLY (.ply)"
-    assert label("GEN404_FH_splat") == "Gaussian Splat (404 Gen) (.ply/.spz/.splat)"
+    assert label("GEN404_FH_splat") == "Gaussian Splat (404 Gen) (.ply/.spz/.splat/.sog)"
     ours = bpy.types.GEN404_FH_splat
     assert set(ours.bl_file_extensions.split(";")) >= {".spz", ".ply"}
     # Blender's chooser names each handler by its import operator.

@@ -123,7 +123,7 @@ def test_every_operator_is_searchable_and_in_a_menu(addon) -> None:
     assert {f"gen404.{name}" for name in ours} == set(submenu)
     log: list = []
     menus.draw_import_menu(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
-    assert operators_in(log)["gen404.import_splat"][4] == "Gaussian Splat (.ply/.spz/.splat)"
+    assert operators_in(log)["gen404.import_splat"][4] == "Gaussian Splat (.ply/.spz/.splat/.sog)"
 
 
 def test_convert_to_blender_splats_says_what_it_needs(addon, clean_scene, tmp_path) -> None:
