@@ -1,4 +1,11 @@
-"""gen404.export_splat: a splat object back to a 3DGS PLY file, transform baked in."""
+"""gen404.export_splat: a splat object to a 3DGS PLY or an SPZ file, transform baked in.
+
+The file name's extension picks the format. An SPZ is written the way its flavour
+stands upright (``splats/upright.py``): Niantic's (version 3, gzip, right-up-back,
+what Blender 5.3, Niantic's library, splat-transform and spz-js read) with the
+scene's up on the file's +Y, or 404's zstd variant (version 2) in 404's +Y-up PLY
+frame. Importing the file again "From File" puts the splats back where they stood.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +18,40 @@ from bpy_extras.io_utils import ExportHelper
 from ..scene import builder
 from ..scene.object_read import object_cloud
 from ..splats.ply import write_ply
+from ..splats.spz_write import GEN404, NIANTIC, write_spz
+from ..splats.upright import UPRIGHT, ply_frame_up
 from .import_splat import UP_AXIS_ITEMS
 from .returns import OperatorReturn
 
 AS_IMPORTED = "AUTO"
 """The Up Axis choice that keeps the axes the object was imported with."""
+
+EXTENSIONS = (".ply", ".spz")
+"""What the export writes, by the file name's extension."""
+FILTER_GLOB = ";".join(f"*{ext}" for ext in EXTENSIONS)
+MENU_LABEL = "Gaussian Splat ({})".format("/".join(EXTENSIONS))
+
+SPZ_FLAVOUR_ITEMS = [
+    (
+        NIANTIC,
+        "SPZ (Niantic)",
+        "Upstream SPZ: version 3, gzip, right-up-back with +Y up; read by Blender 5.3, "
+        "Niantic's library, splat-transform and other viewers",
+    ),
+    (
+        GEN404,
+        "404 SPZ (zstd)",
+        "404's variant: version 2, zstd, in 404's +Y-up PLY frame; read by 404's tools",
+    ),
+]
+
+
+def spz_bytes(obj: bpy.types.Object, flavour: str) -> tuple[bytes, int]:
+    """The SPZ file of ``obj`` in ``flavour``, and its splat count."""
+    kind = UPRIGHT["spz" if flavour == NIANTIC else "404 spz"]
+    # The PLY-frame axis that becomes the file's up once the writer turns it into RUB.
+    cloud = object_cloud(obj, ply_frame_up(kind.file_up, kind.file_frame))
+    return write_spz(cloud, flavour), cloud.count
 
 
 def export_target(context: bpy.types.Context) -> bpy.types.Object | None:
@@ -34,7 +70,8 @@ def export_target(context: bpy.types.Context) -> bpy.types.Object | None:
 def write_atomically(path: str, data: bytes) -> None:
     """Write to a temporary file beside ``path``, then rename: no half-written file is left."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".gen404-", suffix=".ply", dir=folder)
+    suffix = os.path.splitext(path)[1] or ".ply"
+    fd, temp = tempfile.mkstemp(prefix=".gen404-", suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -46,21 +83,31 @@ def write_atomically(path: str, data: bytes) -> None:
 
 
 class GEN404_OT_export_splat(bpy.types.Operator, ExportHelper):  # type: ignore[misc]
-    """Write the selected splat object to a 3D Gaussian splat PLY file"""
+    """Write the selected splat object to a 3D Gaussian splat file (.ply or .spz)"""
 
     bl_idname = "gen404.export_splat"
     bl_label = "Export Gaussian Splat"
     bl_description = (
-        "Write the selected splat object to a 3DGS .ply file, in the axes it was imported "
-        "with, its location, rotation and scale applied"
+        "Write the selected splat object to a 3DGS .ply or an .spz file (chosen by the "
+        "extension), its location, rotation and scale applied"
     )
     bl_options = {"REGISTER", "PRESET"}
 
     filename_ext = ".ply"
-    filter_glob: bpy.props.StringProperty(default="*.ply", options={"HIDDEN"})  # type: ignore[valid-type]
+    check_extension = None  # keep the extension typed: it chooses the format
+    filter_glob: bpy.props.StringProperty(default=FILTER_GLOB, options={"HIDDEN"})  # type: ignore[valid-type]
+    spz_flavour: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="SPZ Flavour",
+        description="Which SPZ a .spz file name writes",
+        items=SPZ_FLAVOUR_ITEMS,
+        default=NIANTIC,
+    )
     up_axis: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Up Axis",
-        description="Which axis of the written file points up",
+        description=(
+            "Which axis of a written PLY points up (an SPZ always stands as its flavour "
+            "declares: +Y up)"
+        ),
         items=[
             (
                 AS_IMPORTED,
@@ -95,12 +142,18 @@ class GEN404_OT_export_splat(bpy.types.Operator, ExportHelper):  # type: ignore[
         if obj is None:
             self.report({"ERROR"}, "Select one splat object (imported or generated) to export")
             return {"CANCELLED"}
-        path = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), ".ply")  # type: ignore[attr-defined]
+        path = bpy.path.abspath(self.filepath)  # type: ignore[attr-defined]
+        if os.path.splitext(path)[1].lower() not in EXTENSIONS:
+            path = bpy.path.ensure_ext(path, ".ply")
         try:
-            cloud = object_cloud(obj, None if self.up_axis == AS_IMPORTED else self.up_axis)
-            write_atomically(path, write_ply(cloud))
+            if path.lower().endswith(".spz"):
+                data, count = spz_bytes(obj, self.spz_flavour)
+            else:
+                cloud = object_cloud(obj, None if self.up_axis == AS_IMPORTED else self.up_axis)
+                data, count = write_ply(cloud), cloud.count
+            write_atomically(path, data)
         except (OSError, ValueError) as exc:
             self.report({"ERROR"}, f"Cannot export {obj.name} to {path}: {exc}")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Exported {cloud.count:,} splats of {obj.name} to {path}")
+        self.report({"INFO"}, f"Exported {count:,} splats of {obj.name} to {path}")
         return {"FINISHED"}

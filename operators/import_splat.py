@@ -26,13 +26,26 @@ from ..splats.cloud import SplatCloud
 from ..splats.loading import ImportJob, Loaded, problem_text
 from ..splats.main_thread import MainThreadCalls
 from ..splats.reader import SUPPORTED_EXTENSIONS, SUPPORTED_NAMES, open_rows
-from ..splats.rows import RowSource
+from ..splats.rows import CloudRows, RowSource
+from ..splats.upright import AUTO, import_up
 from .returns import OperatorReturn
 
 UP_AXIS_ITEMS = [
     ("Y", "+Y", "+Y is up: 404's results"),
     ("-Y", "-Y", "-Y is up: Inria-style captures (OpenCV camera frame)"),
     ("Z", "+Z", "+Z is up: already Blender's frame"),
+]
+IMPORT_UP_AXIS_ITEMS = [
+    (
+        AUTO,
+        "From File",
+        "The up axis the file's format declares: +Y for 404's PLY and SPZ and for upstream "
+        "SPZ (stored right-up-back), -Y for captures with higher SH, .splat and "
+        "PlayCanvas's formats (as their viewers show them)",
+    ),
+    ("Y", "+Y", "The file's +Y is up: 404's results, upstream SPZ"),
+    ("-Y", "-Y", "The file's -Y is up: Inria-style captures (OpenCV camera frame)"),
+    ("Z", "+Z", "The file's +Z is up: already Blender's frame"),
 ]
 FILTER_GLOB = ";".join([*(f"*{ext}" for ext in SUPPORTED_EXTENSIONS), *SUPPORTED_NAMES])
 MENU_LABEL = "Gaussian Splat ({})".format("/".join(SUPPORTED_EXTENSIONS))
@@ -60,7 +73,7 @@ def _object_name(path: str) -> str:
 class ImportOptions:
     """The operator's options, copied once: a modal import outlives the call that set them."""
 
-    up_axis: str = "Y"
+    up_axis: str = AUTO
     standard_view: bool = True
 
 
@@ -75,12 +88,13 @@ def build_one(
     scene, view_layer = context.scene, context.view_layer
     assert scene is not None and view_layer is not None
     name = os.path.basename(os.path.normpath(path))  # a folder: its name
+    rows = CloudRows(source) if isinstance(source, SplatCloud) else source
     obj = builder.build_object(
         scene,
         view_layer,
-        source,
+        rows,
         _object_name(path),
-        up_axis=options.up_axis,
+        up_axis=import_up(options.up_axis, rows.file_up, rows.file_frame),
         properties={"source": name},
         standard_view=options.standard_view,
         report=lambda text: report({"INFO"}, text),
@@ -189,9 +203,12 @@ class GEN404_OT_import_splat(bpy.types.Operator, ImportHelper):  # type: ignore[
     )
     up_axis: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Up Axis",
-        description="Which axis of the file points up",
-        items=UP_AXIS_ITEMS,
-        default="Y",
+        description=(
+            "Which axis of the file points up: what its format declares, or one of its own "
+            "axes for a file that breaks its format's convention"
+        ),
+        items=IMPORT_UP_AXIS_ITEMS,
+        default=AUTO,
     )
     standard_view: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Standard View Transform",

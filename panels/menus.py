@@ -6,6 +6,7 @@ from typing import Any
 
 import bpy
 
+from ..operators.export_splat import MENU_LABEL as EXPORT_LABEL
 from ..operators.import_splat import MENU_LABEL as IMPORT_LABEL
 from ..scene import native
 
@@ -39,7 +40,7 @@ def draw_import_menu(self: Any, context: bpy.types.Context) -> None:
 
 
 def draw_export_menu(self: Any, context: bpy.types.Context) -> None:
-    self.layout.operator("gen404.export_splat", text="Gaussian Splat (.ply)")
+    self.layout.operator("gen404.export_splat", text=EXPORT_LABEL)
 
 
 def draw_convert_menu(self: Any, context: bpy.types.Context) -> None:

@@ -11,10 +11,11 @@ import math
 
 import numpy as np
 
-UP_AXES = ("Y", "-Y", "Z")
-"""+Y up (404's results), -Y up (Inria/OpenCV captures), +Z up (already Blender's)."""
+UP_AXES = ("Y", "-Y", "Z", "-Z")
+"""+Y up (404's results), -Y up (Inria/OpenCV captures), +Z up (already Blender's), -Z up
+(only reached through a file frame: +Z up of an SPZ in RUB is -Z of the PLY frame)."""
 
-_ANGLE_ABOUT_X = {"Y": math.pi / 2, "-Y": -math.pi / 2, "Z": 0.0}
+_ANGLE_ABOUT_X = {"Y": math.pi / 2, "-Y": -math.pi / 2, "Z": 0.0, "-Z": math.pi}
 
 
 def frame_quaternion(up: str) -> np.ndarray:

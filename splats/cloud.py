@@ -37,6 +37,11 @@ class SplatCloud:
     warnings:      what the reader changed or dropped to make the file fit (dropped SH
                    bands, a point cloud given default sizes...), one sentence each, for
                    the user to see; empty for a clean read.
+    file_up:       the file's own axis that points up by its format's convention
+                   ("Y", "-Y" or "Z"; see ``upright.py``); "Y" (404's) unless a reader
+                   says otherwise.
+    file_frame:    the axes the reader converted the values from into the PLY frame
+                   ("RDF": none, the values are as stored; "RUB" for upstream SPZ).
     """
 
     positions: np.ndarray
@@ -48,6 +53,8 @@ class SplatCloud:
     normals: np.ndarray | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    file_up: str = "Y"
+    file_frame: str = "RDF"
 
     def __post_init__(self) -> None:
         n = len(self.positions)

@@ -38,6 +38,7 @@ import numpy as np
 from .cloud import SH_C0, SH_REST_COUNT, SplatCloud, SplatFormatError
 from .ply_header import Element, Header, parse_header
 from .quantize import RGB_DC, U8_OPACITY_LOGIT
+from .upright import UPRIGHT
 
 __all__ = ["CHUNK_SPLATS", "is_compressed_ply", "read_compressed_ply"]
 
@@ -329,6 +330,8 @@ def _decode(buf: memoryview, lay: _Layout) -> SplatCloud:
         sh_dc=sh_dc,
         sh_rest=sh_rest,
         warnings=warnings,
+        file_up=UPRIGHT["compressed ply"].file_up,
+        file_frame=UPRIGHT["compressed ply"].file_frame,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cloud import SplatCloud, SplatFormatError
+from .cloud import SH_REST_COUNT, SplatCloud, SplatFormatError
 from .compressed_ply import is_compressed_ply, read_compressed_ply
 from .ply_header import (
     COLOURS,
@@ -31,6 +31,7 @@ from .ply_header import (
     vertex_element,
 )
 from .points import points_cloud
+from .upright import ply_upright
 
 __all__ = ["read_ply", "read_ply_file", "write_ply"]
 
@@ -257,16 +258,20 @@ def _build_cloud(vertex: Element, cols: _Columns) -> SplatCloud:
     has_normals = all(name in index for name in NORMALS)
     known = set(REQUIRED) | set(every_rest) | (set(NORMALS) if has_normals else set())
     extra = {name: take(name).reshape(cols.count) for name, _ in vertex.props if name not in known}
+    sh_rest = cols.gather_sh_rest([index[name] for name in rest_names], k)
+    upright = ply_upright(next(d for d, c in SH_REST_COUNT.items() if c == k))
     return SplatCloud(
         positions=take("x", "y", "z"),
         log_scales=take("scale_0", "scale_1", "scale_2"),
         rotations=take("rot_0", "rot_1", "rot_2", "rot_3"),
         opacity_logit=take("opacity").reshape(cols.count),
         sh_dc=take("f_dc_0", "f_dc_1", "f_dc_2"),
-        sh_rest=cols.gather_sh_rest([index[name] for name in rest_names], k),
+        sh_rest=sh_rest,
         normals=take(*NORMALS) if has_normals else None,
         extra=extra,
         warnings=[warning] if warning else [],
+        file_up=upright.file_up,
+        file_frame=upright.file_frame,
     )
 
 

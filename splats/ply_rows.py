@@ -17,6 +17,7 @@ from . import ply_header
 from .cloud import SH_REST_COUNT, SplatFormatError
 from .compressed_ply import is_compressed_ply
 from .rows import RowBlock
+from .upright import ply_upright
 
 CHUNK_BYTES = 4 << 20
 """Bytes per read: of 256 KiB, 1 MiB and 4 MiB, 4 MiB measured fastest (fewer blocks)."""
@@ -66,6 +67,8 @@ class PlyRows:
         self.extra_names = tuple(name for name, _ in vertex.props if name not in known)
         self.warnings = [warning] if warning else []
         self.block_rows = max(1, CHUNK_BYTES // self._stride)
+        upright = ply_upright(self.sh_degree)
+        self.file_up, self.file_frame = upright.file_up, upright.file_frame
 
     def block(self, start: int, stop: int) -> RowBlock:
         """Rows start:stop as views of the buffer (valid until the next call)."""

@@ -53,6 +53,10 @@ class RowSource(Protocol):
     extra_names: tuple[str, ...]
     warnings: list[str]
     block_rows: int
+    file_up: str
+    """The file's own up axis by its format's convention (see ``SplatCloud``, ``upright``)."""
+    file_frame: str
+    """The axes the rows were converted from into the PLY frame ("RDF": none)."""
 
     def block(self, start: int, stop: int) -> RowBlock: ...
 
@@ -71,6 +75,8 @@ class CloudRows:
         self.has_normals = cloud.normals is not None
         self.extra_names = tuple(cloud.extra)
         self.warnings = list(cloud.warnings)
+        self.file_up = cloud.file_up
+        self.file_frame = cloud.file_frame
 
     def block(self, start: int, stop: int) -> RowBlock:
         c, rows = self.cloud, slice(start, stop)
@@ -127,4 +133,6 @@ def rows_except(source: RowSource, drop: np.ndarray) -> SplatCloud:
         normals=joined("normals") if source.has_normals else None,
         extra={k: np.concatenate([p.extra[k] for p in parts]) for k in source.extra_names},
         warnings=list(source.warnings),
+        file_up=source.file_up,
+        file_frame=source.file_frame,
     )

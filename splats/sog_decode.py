@@ -18,6 +18,7 @@ import numpy as np
 
 from .cloud import SH_REST_COUNT, SplatCloud, SplatFormatError
 from .sog import MAX_SPLATS, SogPackage, WebpDecoder, image_names, meta_numbers, meta_section
+from .upright import UPRIGHT
 
 PIXELS_PER_BYTE = 64
 PIXELS_ALLOWANCE = 16 << 20
@@ -182,6 +183,8 @@ def decode_sog(package: SogPackage, pixels: Mapping[str, np.ndarray]) -> SplatCl
         opacity_logit=np.ascontiguousarray(opacity, dtype=np.float32),
         sh_dc=np.ascontiguousarray(sh_dc, dtype=np.float32),
         sh_rest=sh_rest,
+        file_up=UPRIGHT["sog"].file_up,
+        file_frame=UPRIGHT["sog"].file_frame,
     )
 
 

@@ -4,7 +4,8 @@ Each record (little endian): position 3 x f32, scale 3 x f32 (the standard
 deviation itself, not its log), colour R G B A as bytes (display colour and
 activated opacity), rotation 4 bytes w x y z, each ``(q - 128) / 128``. It comes
 from antimatter15's viewer and is written from PLY without any change of axes,
-so it is already in the PLY frame. Only degree-0 colour survives in it.
+so it is already in the PLY frame; its viewer shows -Y up (``upright.py``). Only
+degree-0 colour survives in it.
 
 The values are turned back into what a 3DGS PLY stores (log scales, opacity
 logits, f_dc), with one vectorised pass per field.
@@ -16,6 +17,7 @@ import numpy as np
 
 from .cloud import SplatCloud, SplatFormatError
 from .quantize import RGB_DC, U8_OPACITY_LOGIT
+from .upright import UPRIGHT
 
 __all__ = ["RECORD", "read_dot_splat"]
 
@@ -57,6 +59,8 @@ def read_dot_splat(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCl
         opacity_logit=U8_OPACITY_LOGIT[rgba[:, 3]],
         sh_dc=RGB_DC[rgba[:, :3]],
         sh_rest=np.zeros((n, 0, 3), dtype=np.float32),
+        file_up=UPRIGHT["splat"].file_up,
+        file_frame=UPRIGHT["splat"].file_frame,
     )
     if bad_scales:
         cloud.warnings.append(

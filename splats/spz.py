@@ -11,7 +11,9 @@ Told apart by the first bytes:
 
 Upstream SPZ is stored right-up-back (RUB) unless a version 4 coordinate-system
 extension names another frame; it is turned into the PLY frame (RDF) here: y and
-z negated for positions, quaternions and SH. See ``frames.py``.
+z negated for positions, quaternions and SH. See ``frames.py``. The cloud declares
+the frame it came from and that frame's up axis (+Y for RUB), and 404's SPZ its
++Y up (``upright.py``).
 
 Values come back as a 3DGS PLY stores them (log scales, opacity logits, f_dc,
 coefficient-major SH), decoded by ``spz_decode`` with whole-array numpy operations, never a loop
@@ -36,6 +38,7 @@ from .inflate import (
     zstd_frame,
 )
 from .spz_decode import REST_PER_CHANNEL, SpzLayout, decode
+from .upright import UPRIGHT
 
 __all__ = ["MAX_SPLATS", "read_spz"]
 
@@ -73,7 +76,9 @@ def read_spz(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
         buf = buf.cast("B")
     head = bytes(buf[:4])
     if head == ZSTD_MAGIC:
-        return _read_legacy(ZstdInflater(buf), len(buf), "404", (1, 2), PLY_FRAME)
+        cloud = _read_legacy(ZstdInflater(buf), len(buf), "404", (1, 2), PLY_FRAME)
+        cloud.file_up = UPRIGHT["404 spz"].file_up  # 404's frame, not the RDF it is named by
+        return cloud
     if head[:2] == GZIP_MAGIC:
         return _read_legacy(GzipInflater(buf), len(buf), "gzip", (1, 2, 3), UPSTREAM_FRAME)
     if head == NGSP:

@@ -15,6 +15,7 @@ from .cloud import SplatCloud
 from .frames import PLY_FRAME, sh_change, to_ply_frame
 from .quantize import SPZ_DC, SPZ_LOG_SCALE, U8_OPACITY_LOGIT
 from .sh import MAX_REST
+from .upright import frame_up
 
 REST_PER_CHANNEL = {0: 0, 1: 3, 2: 8, 3: 15, 4: 24}
 """Higher SH coefficients per colour channel for SH degrees 0-4 (4 only in version 4)."""
@@ -92,6 +93,8 @@ def decode(
         sh_dc=SPZ_DC[u8["colors"]].reshape(n, 3),
         sh_rest=sh_rest,
         warnings=warnings,
+        file_up=frame_up(frame),
+        file_frame=frame,
     )
 
 

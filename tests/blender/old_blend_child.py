@@ -24,7 +24,8 @@ def main(zip_path: str, out: str, files: list[str]) -> None:
     )
     assert result == {"FINISHED"}, result
     for path in files:
-        assert bpy.ops.gen404.import_splat(filepath=path) == {"FINISHED"}, path
+        # +Y up, the default of the releases that made such files (before "From File").
+        assert bpy.ops.gen404.import_splat(filepath=path, up_axis="Y") == {"FINISHED"}, path
     bpy.ops.wm.save_as_mainfile(filepath=out)
     objects = [
         {

@@ -196,7 +196,7 @@ def test_export_needs_one_selected_splat_object(addon, clean_scene, tmp_path) ->
     assert menus.draw_export_menu in bpy.types.TOPBAR_MT_file_export._dyn_ui_initialize()
     log: list = []
     menus.draw_export_menu(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
-    assert operators_in(log)["gen404.export_splat"][4] == "Gaussian Splat (.ply)"
+    assert operators_in(log)["gen404.export_splat"][4] == "Gaussian Splat (.ply/.spz)"
 
 
 def test_an_object_without_the_file_values_exports_what_it_shows(

@@ -113,7 +113,8 @@ def world_positions(obj: bpy.types.Object) -> np.ndarray:
 
 def fresh_native(path: Path) -> bpy.types.Object:
     bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
-    assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
+    # +Y up, as the old file's objects were imported (old_blend_child.py).
+    assert bpy.ops.gen404.import_splat(filepath=str(path), up_axis="Y") == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.type == "POINTCLOUD" and obj.data.type == "GAUSSIAN_SPLAT"
     return obj

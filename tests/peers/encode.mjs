@@ -2,21 +2,22 @@
 //
 //   node encode.mjs jobs.json
 //
-// jobs.json: [{"tool": "niantic" | "spz-js" | "niantic-decode", "input": ..., "output": ...,
+// jobs.json: [{"tool": "niantic" | "spz-js" | "niantic-decode" | "spz-js-decode", "input": ..., "output": ...,
 //              "version": 2 | 3 | 4, "from": "RDF" | "UNSPECIFIED" | ..., "to": "RDF"}, ...]
 //
 // "niantic" is the official SPZ library (@adobe/spz: Niantic's C++ built to WASM);
 // "from" names the frame of the PLY data, which the library converts to SPZ's RUB
 // (UNSPECIFIED writes the values unchanged). "niantic-decode" is its reader: SPZ to
 // a float PLY, converted to frame "to". "spz-js" is a separate TypeScript port that
-// writes version 2 and never converts axes. All jobs run in one process.
+// writes version 2 and never converts axes; "spz-js-decode" is its reader (versions 1-2,
+// values as stored, no frame). All jobs run in one process.
 //
 // Input PLYs: binary_little_endian, every property a float, the 3DGS names
 // (f_rest count 0, 9, 24, 45 or 72 for SH degree 0-4).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import createSpzModule from '@adobe/spz';
-import { loadPly, serializeSpz } from 'spz-js';
+import { loadPly, loadSpz, serializeSpz } from 'spz-js';
 
 const REST = { 0: 0, 9: 1, 24: 2, 45: 3, 72: 4 };
 
@@ -78,8 +79,13 @@ function niantic(spz, job) {
 
 function nianticDecode(spz, job) {
     const cloud = spz.loadSpzFromBuffer(readFileSync(job.input), { to: spz.CoordinateSystem[job.to ?? 'RDF'] });
-    const n = cloud.numPoints;
-    if (!n) throw new Error(`the SPZ library could not read ${job.input}`);
+    return cloudToPly(cloud, job);
+}
+
+// A decoded cloud (x y z w rotations, logit alphas, log scales) as a float PLY.
+function cloudToPly(cloud, job) {
+    const n = cloud?.numPoints;
+    if (!n) throw new Error(`${job.tool} could not read ${job.input}`);
     const k = cloud.sh.length / n / 3;
     const names = ['x', 'y', 'z', 'f_dc_0', 'f_dc_1', 'f_dc_2',
         ...Array.from({ length: 3 * k }, (_, i) => `f_rest_${i}`),
@@ -99,6 +105,10 @@ function nianticDecode(spz, job) {
     return Buffer.concat([Buffer.from(header), Buffer.from(table.buffer)]);
 }
 
+async function spzJsDecode(job) {
+    return cloudToPly(await loadSpz(new Uint8Array(readFileSync(job.input))), job);  // bytes, not a buffer
+}
+
 async function spzJs(job) {
     if (job.version !== 2) throw new Error('spz-js writes version 2 only');
     const stream = new Blob([readFileSync(job.input)]).stream();
@@ -114,6 +124,8 @@ for (const job of jobs) {
         bytes = job.tool === 'niantic' ? niantic(spz, job) : nianticDecode(spz, job);
     } else if (job.tool === 'spz-js') {
         bytes = await spzJs(job);
+    } else if (job.tool === 'spz-js-decode') {
+        bytes = await spzJsDecode(job);
     } else {
         throw new Error(`unknown tool ${job.tool}`);
     }
