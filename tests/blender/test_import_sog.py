@@ -120,7 +120,7 @@ def test_ui_import_decodes_images_on_the_main_thread_and_the_rest_on_a_worker(
     reports: list[tuple[set, str]] = []
     importer = module.ThreadedImport(
         [str(sogs / "capture.sog")],
-        module.ImportOptions(up_axis="Y"),
+        module.ImportOptions(up_axis="AUTO"),  # as the operator imports the reference below
         lambda level, text: reports.append((level, text)),
     )
     importer.start(bpy.context)
