@@ -120,8 +120,10 @@ def show_render_progress() -> None:
     """Print the renderer's own status line (samples, time) as the render goes."""
     import bpy
 
-    def progress(_scene, stats: str = "") -> None:
-        line = stats.split("|")[-1].strip() if stats else ""
+    def progress(stats: object = None, *_: object) -> None:
+        # e.g. "Remaining: 00:02.74 | Mem: 4M | Sample 1/64": keep the remaining time and sample
+        parts = [p.strip() for p in str(stats or "").split("|")]
+        line = " | ".join(p for p in parts if not p.startswith("Mem:"))
         if line:
             print(f"\r  rendering: {line[:70]:<70}", end="", flush=True)
 
