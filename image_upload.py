@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import bpy
 
@@ -55,7 +56,8 @@ def path_problem(typed: str) -> str | None:
         return f"{typed} is a folder: choose an image file in it."
     if not os.path.isfile(path):
         return f"There is no file {typed}: choose another image."
-    if os.path.splitext(path)[1].lower() not in bpy.path.extensions_image:
+    image_types: Any = bpy.path.extensions_image  # type: ignore[attr-defined]  # not in stubs
+    if os.path.splitext(path)[1].lower() not in image_types:
         return f"{os.path.basename(path)} is not an image file: use a PNG, JPEG or WebP."
     size = os.path.getsize(path)
     if size > MAX_SOURCE_BYTES:

@@ -310,12 +310,13 @@ def show_report(level: str, text: str) -> None:
     """Show a report in the status bar (through ``gen404.report``); never raises."""
     wm: Any = bpy.context.window_manager
     window = wm.windows[0] if wm is not None and len(wm.windows) else None
+    ops: Any = bpy.ops  # our own operators: not in the type stubs
     try:
         if window is not None and not bpy.app.background:
             with bpy.context.temp_override(window=window):
-                bpy.ops.gen404.report("INVOKE_DEFAULT", level=level, message=text)
+                ops.gen404.report("INVOKE_DEFAULT", level=level, message=text)
         else:
-            bpy.ops.gen404.report("EXEC_DEFAULT", level=level, message=text)
+            ops.gen404.report("EXEC_DEFAULT", level=level, message=text)
     except (RuntimeError, AttributeError):
         pass  # an ERROR report raises once shown (or printed); unregistered: nothing to do
 
