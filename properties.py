@@ -43,7 +43,6 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
         name="Image",
         description="A PNG, JPEG or WebP image of the object to generate",
         subtype="FILE_PATH",
-        options={"PATH_SUPPORTS_BLEND_RELATIVE"},  # "//photo.png" beside the .blend
         update=_load_preview,
     )
 

@@ -54,7 +54,6 @@ class GEN404_OT_generate(bpy.types.Operator):
         name="Image",
         description="Image to generate from (PNG, JPEG or WebP)",
         subtype="FILE_PATH",
-        options={"PATH_SUPPORTS_BLEND_RELATIVE"},
     )
     seed: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Seed", description="Random seed; -1 lets the gateway choose", default=-1
