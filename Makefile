@@ -2,11 +2,12 @@
 #   make help   -> what each target does
 #   make build  -> dist/gen404-<version>.zip (Blender's own extension builder)
 #   make test   -> static checks, unit tests, Blender tests on every supported release
-#   make demo   -> generate PROMPT against the local simulator (or the real gateway
-#                  when GEN404_API_KEY is set) and write demo/demo.blend + demo/demo.png
+#   make demo   -> generate PROMPT against the local simulator (GATEWAY=real: the real,
+#                  paid gateway, key in GEN404_API_KEY) and write demo/demo.blend + demo/demo.png
 
 PYTHON ?= python3.11
-PROMPT ?= mechanic robot
+PROMPT ?= hamburger
+GATEWAY ?= sim
 
 # Every Blender release artists run, as the bpy module: 4.2 LTS, 4.5 LTS and 5.0 on
 # Python 3.11; 5.2 LTS and 5.3 (native Gaussian splats) on Python 3.13.
@@ -40,6 +41,7 @@ help:
 	@echo "make test-unit      plain-Python tests only (client, readers, simulator)"
 	@echo "make test-blender-V Blender tests on one release, e.g. make test-blender-5.3.0"
 	@echo "make demo           generate PROMPT='...' end to end and render demo/demo.png"
+	@echo "                    (local simulator; GATEWAY=real uses the real, paid gateway)"
 	@echo "make bench          import speed and memory against Blender's own importer (5.0 and 5.3)"
 	@echo "make fuzz           a longer fuzzing run of the file readers (FUZZ_SECONDS=300)"
 	@echo "make clean          remove dist/, demo/ and wheels/"
@@ -115,7 +117,7 @@ bench-display: $(BPY)/.ok
 	$(BPY)/bin/python tools/bench_display.py
 
 demo: build
-	$(BPY)/bin/python tools/demo.py --prompt "$(PROMPT)" --zip $(ZIP) --out demo
+	$(BPY)/bin/python tools/demo.py --prompt "$(PROMPT)" --gateway $(GATEWAY) --zip $(ZIP) --out demo
 
 clean:
 	rm -rf dist demo wheels

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import bpy
 
@@ -44,17 +45,33 @@ def sniff_mime(data: bytes) -> str | None:
     return None
 
 
-def prepare_upload(path: str) -> Upload:
-    """The bytes to upload for the image at ``path``; ImageUploadError if impossible."""
-    path = bpy.path.abspath(path)
-    name = os.path.basename(path)
+def path_problem(typed: str) -> str | None:
+    """Why the image at ``typed`` (as the user typed it, ``//`` relative paths included)
+    cannot be sent, from its name and size alone; None when it may be. Cheap: a stat."""
+    typed = typed.strip()
+    if not typed:
+        return "Choose an image (PNG, JPEG or WebP) to generate from."
+    path = bpy.path.abspath(typed)
+    if os.path.isdir(path):
+        return f"{typed} is a folder: choose an image file in it."
     if not os.path.isfile(path):
-        raise ImageUploadError(f"The image {path!r} does not exist: choose another file.")
+        return f"There is no file {typed}: choose another image."
+    image_types: Any = bpy.path.extensions_image  # type: ignore[attr-defined]  # not in stubs
+    if os.path.splitext(path)[1].lower() not in image_types:
+        return f"{os.path.basename(path)} is not an image file: use a PNG, JPEG or WebP."
     size = os.path.getsize(path)
     if size > MAX_SOURCE_BYTES:
-        raise ImageUploadError(
-            f"The image {name} is {size / 1e6:.0f} MB: choose an image under 200 MB."
-        )
+        return f"{os.path.basename(path)} is {size / 1e6:.0f} MB: choose an image under 200 MB."
+    return None
+
+
+def prepare_upload(typed: str) -> Upload:
+    """The bytes to upload for the image at ``typed``; ImageUploadError if impossible."""
+    problem = path_problem(typed)
+    if problem:
+        raise ImageUploadError(problem)
+    path = bpy.path.abspath(typed)
+    name = os.path.basename(path)
     with open(path, "rb") as fh:
         data = fh.read()
     try:

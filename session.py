@@ -15,6 +15,7 @@ import queue
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import bpy
 
@@ -61,6 +62,10 @@ class Session:
         """The longest pump tick that imported nothing (a responsiveness figure)."""
         self.started = False
         self.journal_problem = ""
+        self._unreported: list[str] = []
+        """Job ids of tasks that ended and are still to be reported in the status bar."""
+        self.reports: list[tuple[str, str]] = []
+        """The latest status-bar reports (level, text), newest last."""
 
     # -- the journal: tasks of earlier sessions --------------------------------
     def start(self) -> None:
@@ -168,6 +173,8 @@ class Session:
             self.runner.cancel(job_id)
             self.drain()
             entry.state, entry.message = RowState.FAILED, "Timed out waiting"
+        with contextlib.suppress(ValueError):  # the waiting operator reports it itself
+            self._unreported.remove(job_id)
         return entry
 
     def wait_all(self, timeout: float) -> bool:
@@ -216,7 +223,20 @@ class Session:
             entry.state, entry.message = RowState.FAILED, f"{type(exc).__name__}: {exc}"
         if entry.finished and entry.ended is None:
             entry.ended = time.monotonic()
+        if entry.finished:
+            self._unreported.append(entry.job_id)
         _redraw()
+
+    def report_ended(self) -> None:
+        """Say in the status bar how each task that ended since the last call ended."""
+        pending, self._unreported = self._unreported, []
+        for job_id in pending:
+            entry = self.entries.get(job_id)
+            if entry is None:
+                continue
+            report = end_report(entry)
+            self.reports = [*self.reports[-19:], report]
+            show_report(*report)
 
     def _apply(self, entry: TaskEntry, event: JobEvent) -> None:
         entry.follow(event.phase, event.task_id, event.results, event.message)
@@ -254,6 +274,7 @@ class Session:
         imported = False
         try:
             imported = self.drain(max_imports=1) > 0
+            self.report_ended()
             now = time.monotonic()
             if self.active() and now - self._last_redraw >= self.TICK_IDLE_REDRAW:
                 self._last_redraw = now
@@ -274,6 +295,30 @@ class Session:
         now = time.monotonic()
         for entry in self.active():
             entry.state, entry.message, entry.ended = RowState.CANCELLED, "Cancelled", now
+
+
+def end_report(entry: TaskEntry) -> tuple[str, str]:
+    """The status-bar report of a task that ended: (level, text)."""
+    if entry.state is RowState.DONE:
+        return "INFO", f"404 Gen: '{entry.object_name or entry.label}' is in the scene"
+    if entry.state is RowState.FAILED:
+        return "ERROR", f"404 Gen: '{entry.label}' failed: {entry.message}"
+    return "INFO", f"404 Gen: '{entry.label}': {entry.status_text()}"
+
+
+def show_report(level: str, text: str) -> None:
+    """Show a report in the status bar (through ``gen404.report``); never raises."""
+    wm: Any = bpy.context.window_manager
+    window = wm.windows[0] if wm is not None and len(wm.windows) else None
+    ops: Any = bpy.ops  # our own operators: not in the type stubs
+    try:
+        if window is not None and not bpy.app.background:
+            with bpy.context.temp_override(window=window):
+                ops.gen404.report("INVOKE_DEFAULT", level=level, message=text)
+        else:
+            ops.gen404.report("EXEC_DEFAULT", level=level, message=text)
+    except (RuntimeError, AttributeError):
+        pass  # an ERROR report raises once shown (or printed); unregistered: nothing to do
 
 
 _session: Session | None = None

@@ -54,12 +54,25 @@ def resolve_base_url(region: str, custom_url: str, env: Mapping[str, str]) -> st
     """The base URL to use: ``GEN404_GATEWAY_URL`` if set, else the region's (or custom)."""
     override = env.get(ENV_GATEWAY_URL, "").strip()
     if override:
-        return validate_base_url(override)
+        try:
+            return validate_base_url(override)
+        except GatewayError as exc:  # the environment's fault, not the preferences'
+            raise GatewayError(
+                f"{ENV_GATEWAY_URL} is not a usable gateway URL: {exc} "
+                f"Fix or unset {ENV_GATEWAY_URL} in the environment Blender starts from."
+            ) from None
     if region == CUSTOM_REGION:
         return validate_base_url(custom_url)
     if region not in REGIONS:
         raise GatewayError(f"Unknown gateway region {region!r}: pick one in {PREFS_HINT}.")
     return validate_base_url(REGIONS[region][1])
+
+
+def url_hint(env: Mapping[str, str]) -> str:
+    """Where the user sets the gateway URL now: the environment override, or Preferences."""
+    if env.get(ENV_GATEWAY_URL, "").strip():
+        return f"{ENV_GATEWAY_URL} (set in the environment)"
+    return f"the gateway region in {PREFS_HINT}"
 
 
 def resolve_api_key(pref_key: str, env: Mapping[str, str]) -> str:

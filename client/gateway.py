@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from .endpoints import host_of, is_uuid, validate_base_url
+from .endpoints import host_of, is_uuid, url_hint, validate_base_url
 from .errors import (
     PREFS_HINT,
     Cancelled,
@@ -353,7 +353,7 @@ class GatewayClient:
         elif isinstance(exc, httpx.ConnectError):
             text = (
                 f"Cannot reach the gateway at {host}: {reason}. Check your internet "
-                f"connection and the gateway region in {PREFS_HINT}."
+                f"connection and {url_hint(os.environ)}."
             )
         elif isinstance(
             exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | _H2Error

@@ -501,7 +501,10 @@ class JobRunner:
             )
             self._check_cancel(job)
             if status.state is GatewayState.FAILURE:
-                raise GatewayError(f"The gateway could not generate this: {status.reason}.")
+                raise GatewayError(
+                    f"The gateway could not generate this: {status.reason}. Generate again; "
+                    "if it fails again, try a simpler prompt or image, or later."
+                )
             if status.state is GatewayState.SUCCESS:
                 return max(status.results, last[1] if last else 0, 1)
             if (status.state, status.results) != last:

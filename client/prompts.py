@@ -23,6 +23,7 @@ def prompt_problem(prompt: str) -> str | None:
         shown = " ".join(repr(ch) for ch in bad)
         return (
             f"The prompt contains characters the gateway refuses: {shown}. "
-            "Use letters, digits, spaces and . , ' ( ) : ; / ? ! + % - only."
+            "Use ASCII letters (A-Z, a-z: no accents), digits, spaces and "
+            ". , ' ( ) : ; / ? ! + % - only."
         )
     return None

@@ -4,6 +4,7 @@ from .convert import GEN404_OT_convert_to_native
 from .export_splat import GEN404_OT_export_splat
 from .generate import GEN404_OT_generate
 from .import_splat import GEN404_FH_splat, GEN404_OT_import_splat
+from .reports import GEN404_OT_report, GEN404_OT_task_details
 from .tasks import (
     GEN404_OT_cancel_task,
     GEN404_OT_clear_tasks,
@@ -21,4 +22,6 @@ classes = (
     GEN404_OT_resume_task,
     GEN404_OT_clear_tasks,
     GEN404_OT_wait_all,
+    GEN404_OT_report,
+    GEN404_OT_task_details,
 )

@@ -21,7 +21,7 @@ class GEN404_OT_convert_to_native(bpy.types.Operator):
     """Turn the selected splat meshes into Blender's own Gaussian splat objects"""
 
     bl_idname = "gen404.convert_to_native"
-    bl_label = "Convert to Blender Splats"
+    bl_label = "Convert to Blender Splats (404 Gen)"
     bl_description = (
         "Turn the selected splat objects that use the geometry-nodes display into Blender's "
         "own Gaussian splats (Blender 5.3+), keeping every value, their place in the world, "

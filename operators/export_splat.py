@@ -86,7 +86,7 @@ class GEN404_OT_export_splat(bpy.types.Operator, ExportHelper):  # type: ignore[
     """Write the selected splat object to a 3D Gaussian splat file (.ply or .spz)"""
 
     bl_idname = "gen404.export_splat"
-    bl_label = "Export Gaussian Splat"
+    bl_label = "Export Gaussian Splat (404 Gen)"
     bl_description = (
         "Write the selected splat object to a 3DGS .ply or an .spz file (chosen by the "
         "extension), its location, rotation and scale applied"

@@ -15,19 +15,32 @@ from ..client.task_rows import RowState
 from ..image_upload import ImageUploadError, prepare_upload
 from .returns import OperatorReturn
 
+NAME_LIMIT = 60
+"""Blender names hold 63 bytes; a prompt or file name is cut before that, at a word."""
+
+
+def cut_at_word(text: str, limit: int = NAME_LIMIT) -> str:
+    """``text`` shortened to ``limit`` characters at the last space, mid-word only for one
+    long word."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[: limit + 1] else ""
+    return (cut or text[:limit]).rstrip(" ,.;:-")
+
 
 def object_name_for(prompt: str, image_path: str) -> str:
     """A readable object name: the prompt, or the image's file name without extension."""
     if prompt.strip():
-        return " ".join(prompt.split())[:60]
-    return os.path.splitext(os.path.basename(bpy.path.abspath(image_path)))[0][:60] or "image"
+        return cut_at_word(" ".join(prompt.split()))
+    name = os.path.splitext(os.path.basename(bpy.path.abspath(image_path)))[0]
+    return cut_at_word(name) or "image"
 
 
 class GEN404_OT_generate(bpy.types.Operator):
     """Generate a 3D Gaussian splat from a text prompt or an image with the 404.xyz gateway"""
 
     bl_idname = "gen404.generate"
-    bl_label = "Generate 3D Splat (404)"
+    bl_label = "Generate Gaussian Splat (404 Gen)"
     bl_description = (
         "Generate a 3D Gaussian splat from a text prompt or an image with the 404.xyz "
         "gateway; it appears at the 3D cursor when ready"
@@ -38,7 +51,9 @@ class GEN404_OT_generate(bpy.types.Operator):
         name="Prompt", description="What to generate (3-384 characters)"
     )
     image_path: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Image", description="Image to generate from (PNG, JPEG or WebP)", subtype="FILE_PATH"
+        name="Image",
+        description="Image to generate from (PNG, JPEG or WebP)",
+        subtype="FILE_PATH",
     )
     seed: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Seed", description="Random seed; -1 lets the gateway choose", default=-1
@@ -49,6 +64,15 @@ class GEN404_OT_generate(bpy.types.Operator):
         default=False,
         options={"SKIP_SAVE"},
     )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        """Offline or without a key nothing can be sent: a greyed button says why."""
+        problem = preferences.blocker(context)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
+        return True
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not self.prompt and not self.image_path:
@@ -77,7 +101,7 @@ class GEN404_OT_generate(bpy.types.Operator):
                 request, settings, label, kind, host_of(settings.base_url)
             )
         except (GatewayError, ImageUploadError) as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, f"404 Gen: {exc}")
             return {"CANCELLED"}
         if not self.wait:
             self.report({"INFO"}, f"404 Gen: generating '{label}'")

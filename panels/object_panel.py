@@ -67,7 +67,7 @@ class OBJECT_PT_gen404_splat(bpy.types.Panel):
     bl_space_type = "PROPERTIES"
     bl_region_type = "WINDOW"
     bl_context = "object"
-    bl_label = "Gaussian Splat"
+    bl_label = "Splat Display"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

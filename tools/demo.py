@@ -3,9 +3,12 @@ a splat from a prompt, frame it, save demo.blend and render demo.png with Cycles
 
     .venv-bpy-5.0.1/bin/python tools/demo.py --prompt "mechanic robot" --zip dist/gen404-0.1.0.zip
 
-Run by `make demo`. Without GEN404_API_KEY it starts the local gateway simulator
-(tests/simulator) in its own process and points the add-on at it; with the key
-set it talks to the real gateway (GEN404_GATEWAY_URL picks another one).
+Run by `make demo`. By default it starts the local gateway simulator
+(tests/simulator) in its own process, serving a real 404 result
+(tests/data/real/hamburger.ply) for any prompt, and points the add-on at it:
+nothing leaves the machine, nothing is paid. Only `--gateway real` (`make demo
+GATEWAY=real`) sends the prompt to the real, paid 404 gateway, with the key in
+GEN404_API_KEY (GEN404_GATEWAY_URL picks another gateway); it says so first.
 Blender's user folder is build/blender-user, so your own Blender set-up is untouched.
 """
 
@@ -22,9 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 USER_FOLDER = ROOT / "build" / "blender-user"
 SIM_KEY_ENV = "GEN404_API_KEY"
+REAL_RESULT = ROOT / "tests" / "data" / "real" / "hamburger.ply"
 
 
-def start_simulator(out: Path, stage_seconds: float) -> tuple[subprocess.Popen, str]:
+def start_simulator(
+    out: Path, stage_seconds: float, result_file: Path | None
+) -> tuple[subprocess.Popen, str]:
     """The simulator in a child process; returns it and its base URL once it serves."""
     ca_file = out / "sim-ca.pem"
     proc = subprocess.Popen(
@@ -38,6 +44,7 @@ def start_simulator(out: Path, stage_seconds: float) -> tuple[subprocess.Popen, 
             str(ca_file),
             "--stage-seconds",
             str(stage_seconds),
+            *(["--result-file", str(result_file)] if result_file else []),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -109,11 +116,37 @@ def stage_scene(obj) -> None:
     scene.view_settings.view_transform = "Standard"
 
 
+def show_render_progress() -> None:
+    """Print the renderer's own status line (samples, time) as the render goes."""
+    import bpy
+
+    def progress(stats: object = None, *_: object) -> None:
+        # e.g. "Remaining: 00:02.74 | Mem: 4M | Sample 1/64": keep the remaining time and sample
+        parts = [p.strip() for p in str(stats or "").split("|")]
+        line = " | ".join(p for p in parts if not p.startswith("Mem:"))
+        if line:
+            print(f"\r  rendering: {line[:70]:<70}", end="", flush=True)
+
+    bpy.app.handlers.render_stats.append(progress)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prompt", default="mechanic robot")
+    parser.add_argument("--prompt", default="hamburger")
     parser.add_argument("--zip", type=Path, required=True, help="the built extension")
     parser.add_argument("--out", type=Path, default=ROOT / "demo")
+    parser.add_argument(
+        "--gateway",
+        choices=("sim", "real"),
+        default="sim",
+        help="sim: the local simulator (default, free); real: the real 404 gateway (paid)",
+    )
+    parser.add_argument(
+        "--result-file",
+        type=Path,
+        default=REAL_RESULT,
+        help="simulator: the PLY every task returns (default: a real 404 result)",
+    )
     parser.add_argument(
         "--stage-seconds", type=float, default=1.0, help="simulator: seconds per status stage"
     )
@@ -124,11 +157,21 @@ def main() -> int:
 
     os.environ["BLENDER_USER_RESOURCES"] = str(USER_FOLDER)
     simulator = None
-    if os.environ.get(SIM_KEY_ENV):
-        print("GEN404_API_KEY is set: using the real gateway")
+    if args.gateway == "real":
+        if not os.environ.get(SIM_KEY_ENV):
+            print(f"demo: --gateway real needs your 404 API key in {SIM_KEY_ENV}")
+            return 2
+        where = os.environ.get("GEN404_GATEWAY_URL") or "the add-on's default (api.dns.404.xyz)"
+        print(f"demo: sending '{args.prompt}' to the REAL 404 gateway at {where}:")
+        print("      this generation is paid from your 404 balance.")
     else:
-        simulator, url = start_simulator(out, args.stage_seconds)
-        print(f"Local gateway simulator at {url}")
+        if os.environ.get(SIM_KEY_ENV):
+            print(
+                f"demo: {SIM_KEY_ENV} is set but not used: this demo runs against the local "
+                "simulator (free). `make demo GATEWAY=real` uses the real, paid gateway."
+            )
+        simulator, url = start_simulator(out, args.stage_seconds, args.result_file)
+        print(f"demo: local gateway simulator at {url}, serving {args.result_file.name}")
     try:
         import bpy
 
@@ -136,14 +179,15 @@ def main() -> int:
         for obj in list(bpy.data.objects):  # the default cube, camera and light
             bpy.data.objects.remove(obj)
         started = time.monotonic()
-        result = bpy.ops.gen404.generate(prompt=args.prompt, wait=True)
-        generation_s = time.monotonic() - started
-        if result != {"FINISHED"}:
-            print(f"generation failed: {result}")
+        try:
+            bpy.ops.gen404.generate(prompt=args.prompt, wait=True)
+        except RuntimeError as exc:  # a refused prompt, a failed task: the reason, no traceback
+            print(f"demo: generation failed: {str(exc).strip().removeprefix('Error: ')}")
             return 1
+        generation_s = time.monotonic() - started
         obj = bpy.context.view_layer.objects.active
         print(
-            f"'{obj.name}': {len(obj.data.vertices)} splats in {generation_s:.1f} s "
+            f"demo: '{obj.name}': {len(obj.data.vertices)} splats in {generation_s:.1f} s "
             f"(task {obj['gen404_task_id']})"
         )
         stage_scene(obj)
@@ -151,10 +195,11 @@ def main() -> int:
         bpy.ops.wm.save_as_mainfile(filepath=str(blend))
         scene = bpy.context.scene
         scene.render.filepath = str(out / "demo.png")
+        show_render_progress()
         started = time.monotonic()
         bpy.ops.render.render(write_still=True)
-        print(f"rendered {scene.render.filepath} in {time.monotonic() - started:.1f} s")
-        print(f"saved {blend}")
+        print(f"\ndemo: rendered {scene.render.filepath} in {time.monotonic() - started:.1f} s")
+        print(f"demo: saved {blend}")
     finally:
         if simulator is not None:
             simulator.terminate()

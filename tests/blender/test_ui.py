@@ -44,6 +44,7 @@ class Recorder:
     def prop(self, data, name: str, **kw) -> None:
         self._log.append(("prop", name))
         self._log.append(("prop_of", data, name, kw.get("text")))
+        self._log.append(("prop_kw", name, kw))
 
     def operator(self, idname: str, **kw):
         props = types.SimpleNamespace()
@@ -115,15 +116,30 @@ def test_every_operator_is_searchable_and_in_a_menu(addon) -> None:
     for name in ours:
         rna = getattr(bpy.ops.gen404, name).get_rna_type()
         assert rna.name and rna.description, name
-    # F3 finds operators that sit in menus: Add > 404 Gen and File > Import.
+    # Helpers the UI calls with a task (status-bar reports, a task's details) are internal:
+    # F3 does not list them. Every other one sits in a menu, which is what F3 searches.
+    internal = {n for n in ours if "INTERNAL" in getattr(bpy.types, _class_of(n)).bl_options}
+    assert internal == {"report", "task_details"}
     menus = addon_module("panels.menus")
     assert menus.draw_add_menu in bpy.types.VIEW3D_MT_add._dyn_ui_initialize()
     assert menus.draw_import_menu in bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize()
+    assert menus.draw_export_menu in bpy.types.TOPBAR_MT_file_export._dyn_ui_initialize()
     submenu = operators_in(draw(bpy.types.VIEW3D_MT_gen404_add))
-    assert {f"gen404.{name}" for name in ours} == set(submenu)
+    # Export is File > Export's: the Add menu adds things.
+    assert {f"gen404.{name}" for name in ours} - {f"gen404.{n}" for n in internal} == set(
+        submenu
+    ) | {"gen404.export_splat"}
+    assert "gen404.export_splat" not in submenu
     log: list = []
     menus.draw_import_menu(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
     assert operators_in(log)["gen404.import_splat"][4] == "Gaussian Splat (.ply/.spz/.splat/.sog)"
+    log = []
+    menus.draw_export_menu(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
+    assert "gen404.export_splat" in operators_in(log)
+
+
+def _class_of(name: str) -> str:
+    return "GEN404_OT_" + name
 
 
 def test_convert_to_blender_splats_says_what_it_needs(addon, clean_scene, tmp_path) -> None:

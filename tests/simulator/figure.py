@@ -189,3 +189,29 @@ def spz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def figure_spz_bytes(n: int = 3000, seed: int = 0) -> bytes:
     """The figure as 404's SPZ: what the gateway serves by default."""
     return spz_bytes(make_figure(n, seed))
+
+
+def arrays_of_ply(data: bytes) -> dict[str, np.ndarray]:
+    """``make_figure``-style arrays from a binary PLY in 404's 14-float layout (a real 404
+    result such as tests/data/real/hamburger.ply, or the figure's own PLY)."""
+    end = data.index(b"end_header\n") + len(b"end_header\n")
+    header = data[:end].decode("ascii").split("\n")
+    names = tuple(line.split()[-1] for line in header if line.startswith("property "))
+    if "format binary_little_endian 1.0" not in header or names != PLY_PROPERTIES:
+        raise ValueError("the simulator serves binary PLYs in 404's 14-float layout only")
+    table = np.frombuffer(data, dtype="<f4", offset=end).reshape(-1, len(PLY_PROPERTIES))
+    return {
+        "positions": table[:, 0:3],
+        "f_dc": table[:, 3:6],
+        "opacity": table[:, 6],
+        "log_scales": table[:, 7:10],
+        "rotations": table[:, 10:14],
+    }
+
+
+@lru_cache(maxsize=4)
+def result_spz_bytes(ply: bytes) -> bytes:
+    """The SPZ the gateway would serve for the result ``ply``."""
+    if ply == figure_ply_bytes():
+        return figure_spz_bytes()
+    return spz_bytes(arrays_of_ply(ply))

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .figure import figure_spz_bytes
+from .figure import result_spz_bytes
 from .images import ImageError, check_image
 from .multipart import MultipartError, header_params, parse_multipart
 from .state import SimState
@@ -261,9 +261,9 @@ def get_result(req: Request, state: SimState, limits: Limits, result: bytes) -> 
             f"Failure reason: {task.failure_reason}",
         )
     if not wants_ply:
-        # The default: 404's zstd SPZ of the same figure.
+        # The default: 404's zstd SPZ of the same result.
         disposition = 'attachment; filename="result.spz"'
-        spz = figure_spz_bytes()
+        spz = result_spz_bytes(result)
         return Response(
             200, spz, "application/octet-stream", [("content-disposition", disposition)]
         )

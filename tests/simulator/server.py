@@ -86,7 +86,8 @@ class GatewaySimulator:
 
     ``http2=False`` serves HTTP/1.1 only (ALPN offers just ``http/1.1``), like a
     gateway behind an older proxy. ``stage_seconds`` is how long each of NoResult,
-    InProgress and PartialResult(1) lasts before Success.
+    InProgress and PartialResult(1) lasts before Success. ``result_ply`` is what every
+    task returns (a binary PLY in 404's layout); by default the synthetic test figure.
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class GatewaySimulator:
         figure_points: int = 3000,
         limits: Limits | None = None,
         log_level: int = logging.WARNING,
+        result_ply: bytes | None = None,
     ) -> None:
         self.host = host
         self.http2 = http2
@@ -109,7 +111,8 @@ class GatewaySimulator:
         self.state = SimState(
             api_keys=self.api_keys, stage_seconds=stage_seconds, result_ttl_s=result_ttl_s
         )
-        self.app = GatewayApp(self.state, figure_ply_bytes(figure_points), limits)
+        result = result_ply if result_ply is not None else figure_ply_bytes(figure_points)
+        self.app = GatewayApp(self.state, result, limits)
         self._requested_port = port
         self._requested_ca = Path(ca_pem_path) if ca_pem_path else None
         self._log_level = log_level

@@ -64,6 +64,10 @@ def test_regions_and_env_resolution() -> None:
     assert resolve_base_url("EU", "", env) == "https://127.0.0.1:9999"
     with pytest.raises(GatewayError, match="region"):
         resolve_base_url("MARS", "", {})
+    # A bad override is the environment's fault: the message names it, not Preferences.
+    with pytest.raises(GatewayError) as bad:
+        resolve_base_url("EU", "", {"GEN404_GATEWAY_URL": "http://127.0.0.1:9999"})
+    assert "GEN404_GATEWAY_URL" in str(bad.value) and "Preferences" not in str(bad.value)
     assert resolve_api_key(" pref ", {"GEN404_API_KEY": "env"}) == "pref"
     assert resolve_api_key("", {"GEN404_API_KEY": " env "}) == "env"
     assert resolve_api_key("", {}) == ""
@@ -240,9 +244,25 @@ def test_connection_refused() -> None:
     expected = f"Cannot reach the gateway at 127.0.0.1:{port}"
     with (
         GatewayClient(f"https://127.0.0.1:{port}", WRONG_KEY, timeout=2) as c,
-        pytest.raises(GatewayError, match=expected),
+        pytest.raises(GatewayError, match=expected) as caught,
     ):
         c.get_status(UNKNOWN_ID)
+    assert "gateway region in Preferences" in str(caught.value)
+
+
+def test_connection_refused_names_the_environment_override(monkeypatch) -> None:
+    """A URL from GEN404_GATEWAY_URL is blamed on that variable, not on the preferences."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("GEN404_GATEWAY_URL", f"https://127.0.0.1:{port}")
+    with (
+        GatewayClient(f"https://127.0.0.1:{port}", WRONG_KEY, timeout=2) as c,
+        pytest.raises(GatewayError) as caught,
+    ):
+        c.get_status(UNKNOWN_ID)
+    assert "GEN404_GATEWAY_URL (set in the environment)" in str(caught.value)
+    assert "Preferences" not in str(caught.value)
 
 
 def test_untrusted_certificate(sim: GatewaySimulator, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -204,7 +204,8 @@ def test_failure_with_a_reason(sim: GatewaySimulator, runner: JobRunner, waits: 
     sim.fail_next("No workers available")
     last = run_one(runner, settings_for(sim))[-1]
     assert last.phase is Phase.FAILED
-    assert last.message == "The gateway could not generate this: No workers available."
+    assert last.message.startswith("The gateway could not generate this: No workers available.")
+    assert "Generate again" in last.message  # what to do next
     assert requests(sim, "/get_result") == 0 and waits == []
 
 

@@ -27,3 +27,8 @@ def test_allowed_prompts(prompt: str) -> None:
 def test_refused_prompts_name_the_problem(prompt: str, words: str) -> None:
     problem = prompt_problem(prompt)
     assert problem is not None and words in problem
+
+
+def test_accented_letters_are_refused_and_the_message_says_ascii() -> None:
+    problem = prompt_problem("café")
+    assert problem is not None and "'é'" in problem and "ASCII letters" in problem
