@@ -170,9 +170,13 @@ class GatewayClient:
         try:
             with self._turn(unsent=True):
                 response = self._http.send(request, stream=True)
+            # Only an HTTP/2 answer shares its connection: an HTTP/1.1 one (a server
+            # without h2) has its own, and taking turns there could leave a request
+            # holding the turn while it waits for a connection only a download frees.
+            shared = response.http_version == "HTTP/2"
             try:
                 if response.status_code != 200:
-                    with self._turn():
+                    with self._turn(needed=shared):
                         body = _read_capped(response)
                     raise self._status_error(response, body)
                 declared = content_length(response)
@@ -180,7 +184,7 @@ class GatewayClient:
                     raise self._too_large(declared, max_bytes)
                 chunks = response.iter_bytes()
                 while True:
-                    with self._turn():  # one piece at a time: see ConnectionTurns
+                    with self._turn(needed=shared):  # a piece at a time: see ConnectionTurns
                         chunk = next(chunks, None)
                     if chunk is None:
                         break
@@ -198,7 +202,7 @@ class GatewayClient:
                         ) from exc
                 received = response.num_bytes_downloaded
             finally:
-                with self._turn(wait_anyway=True):
+                with self._turn(needed=shared, wait_anyway=True):
                     response.close()
         except (httpx.HTTPError, H2Error) as exc:
             raise self._transport_error(exc, "downloading the result") from exc
@@ -233,13 +237,16 @@ class GatewayClient:
         return {"x-api-key": self._api_key}
 
     @contextlib.contextmanager
-    def _turn(self, *, unsent: bool = False, wait_anyway: bool = False) -> Iterator[None]:
+    def _turn(
+        self, *, unsent: bool = False, needed: bool = True, wait_anyway: bool = False
+    ) -> Iterator[None]:
         """This thread's turn on a shared HTTP/2 connection (see ConnectionTurns).
 
         A turn not given in time is a retryable error (``unsent`` when the request has
         not started); with ``wait_anyway`` (closing a response) the block runs regardless.
+        None is taken when HTTP/2 is off or not ``needed``.
         """
-        if self._turns is None:
+        if self._turns is None or not needed:
             yield
             return
         busy = GatewayError(
