@@ -20,7 +20,7 @@ from .client.endpoints import (
     resolve_base_url,
 )
 from .client.errors import GatewayError
-from .client.jobs import JobSettings
+from .client.models import JobSettings
 
 ADDON_ID = __package__ or "gen404"
 """The add-on's module name as Blender knows it (e.g. ``bl_ext.user_default.gen404``)."""

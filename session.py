@@ -22,8 +22,9 @@ import bpy
 from . import preferences
 from .client.endpoints import host_of
 from .client.errors import GatewayError
-from .client.jobs import GenerationRequest, JobEvent, JobRunner, JobSettings, Phase
-from .client.journal import JournalEntry, open_journal
+from .client.jobs import JobRunner
+from .client.journal import JournalEntry
+from .client.models import GenerationRequest, JobEvent, JobSettings, Phase
 from .client.task_rows import DOWNLOADED, WAITING, RowState, TaskEntry
 from .scene import builder
 from .splats.cloud import SplatCloud
@@ -76,12 +77,11 @@ class Session:
         if self.started:
             return
         self.started = True
-        journal = open_journal(preferences.user_folder())
-        journal.prune()
-        self.journal_problem = journal.problem or ""
-        for entry in journal.ready_to_import():
+        journal = self.runner.earlier_tasks(preferences.user_folder())
+        self.journal_problem = journal.problem
+        for entry in journal.ready:
             self._add_from_journal(entry, RowState.READY_TO_IMPORT, "downloaded earlier")
-        for entry in journal.unfinished():
+        for entry in journal.unfinished:
             self.resume(self._add_from_journal(entry, RowState.PAUSED, "").job_id)
         _redraw()
 
@@ -257,7 +257,7 @@ class Session:
         )  # 404's results are +Y up
         entry.object_name = obj.name
         entry.state = RowState.DONE
-        open_journal(preferences.user_folder()).mark_imported(entry.task_id, obj.name)
+        self.runner.mark_imported(preferences.user_folder(), entry.task_id, obj.name)
         entry.message = f"{cloud.count} splats"
         with contextlib.suppress(RuntimeError):  # no undo stack in background mode
             bpy.ops.ed.undo_push(message=f"404 Gen: {entry.label}")

@@ -21,9 +21,8 @@ from typing import BinaryIO
 
 from .endpoints import check_task_id, is_uuid
 from .errors import GatewayError
-from .gateway import RESULT_FORMATS
+from .models import DEFAULT_CACHE_BYTES, RESULT_FORMATS
 
-DEFAULT_CACHE_BYTES = 2 * 1024**3
 PARTIAL_SUFFIX = ".part"
 STALE_PARTIAL_S = 3600.0
 """A partial download untouched this long belongs to a crashed process."""

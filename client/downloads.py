@@ -14,8 +14,7 @@ from pathlib import Path
 from .cache import ResultCache
 from .errors import GatewayError
 from .gateway import GatewayClient
-
-DEFAULT_MAX_DOWNLOAD_BYTES = 1024**3
+from .models import DEFAULT_MAX_DOWNLOAD_BYTES
 
 
 def download_result(

@@ -7,37 +7,30 @@ thread. Every failure surfaces as a GatewayError whose message a user can act on
 from __future__ import annotations
 
 import contextlib
-import os
-import ssl
-import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, BinaryIO
 
 import httpx
 
-from .endpoints import host_of, is_uuid, url_hint, validate_base_url
-from .errors import (
-    PREFS_HINT,
-    Cancelled,
-    GatewayError,
-    error_from_response,
-    redact,
-    server_message,
-)
+from .endpoints import host_of, is_uuid, validate_base_url
+from .errors import PREFS_HINT, Cancelled, GatewayError, error_from_response, redact, server_message
 from .logredact import protect
+from .models import RESULT_FORMATS
 from .status import TaskStatus, parse_status
+from .transport import (
+    TURN_WAIT_TIMEOUTS,
+    ConnectionTurns,
+    H2Error,
+    content_length,
+    size_text,
+    ssl_context,
+    transport_error,
+)
 
-try:  # httpcore lets some of h2's own errors through (e.g. a body shorter than declared)
-    from h2.exceptions import H2Error as _H2Error
-except ImportError:  # no h2: HTTP/1.1 only, and nothing to catch
-
-    class _H2Error(Exception):  # type: ignore[no-redef]
-        pass
-
+__all__ = ["RESULT_FORMATS", "GatewayClient", "key_problem", "ssl_context"]
 
 USER_AGENT = "gen404-blender/0.1"
-RESULT_FORMATS = ("ply", "spz")
 MAX_CONNECTIONS = 8
 """HTTP/2 multiplexes every job over one connection; HTTP/1.1 gets this small pool."""
 ERROR_BODY_LIMIT = 64 * 1024
@@ -57,46 +50,6 @@ def key_problem(api_key: str) -> str | None:
             f"Copy it again from your 404 account into {PREFS_HINT}."
         )
     return None
-
-
-def ssl_context() -> ssl.SSLContext:
-    """A verifying TLS context trusting the system store, certifi, and SSL_CERT_FILE/DIR.
-
-    httpx 0.28 with ``trust_env`` *replaces* its CA bundle with SSL_CERT_FILE; here
-    the file is *added*, so a company proxy's CA (or a test CA) works without
-    losing the public CAs the real gateway needs.
-    """
-    ctx = ssl.create_default_context()
-    try:
-        import certifi
-
-        ctx.load_verify_locations(cafile=certifi.where())
-    except (ImportError, OSError, ssl.SSLError):
-        pass
-    cafile = os.environ.get("SSL_CERT_FILE", "")
-    capath = os.environ.get("SSL_CERT_DIR", "")
-    try:
-        if cafile and os.path.isfile(cafile):
-            ctx.load_verify_locations(cafile=cafile)
-        if capath and os.path.isdir(capath):
-            ctx.load_verify_locations(capath=capath)
-    except (OSError, ssl.SSLError) as exc:
-        raise GatewayError(
-            f"The certificates in SSL_CERT_FILE/SSL_CERT_DIR cannot be read ({exc}): "
-            "fix or unset those environment variables."
-        ) from exc
-    return ctx
-
-
-def _is_cert_error(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class GatewayClient:
@@ -126,13 +79,9 @@ class GatewayClient:
         except ImportError:  # no h2 package: HTTP/1.1 works just as well
             self._http = httpx.Client(http2=False, **options)
             http2 = False
-        # httpcore's synchronous HTTP/2 picks a stream id and sends its headers
-        # without a lock: two threads can take the same id or send them out of
-        # order, and the server then drops the whole connection with every request
-        # on it (add_task included, which is never retried). So requests on a
-        # shared HTTP/2 connection start one at a time, up to their response
-        # headers; bodies (downloads) still stream side by side.
-        self._starting = threading.Lock() if http2 else None
+        # Requests on a shared HTTP/2 connection take turns (see ConnectionTurns);
+        # HTTP/1.1 gives each request a connection of its own.
+        self._turns = ConnectionTurns() if http2 else None
 
     def __repr__(self) -> str:
         return f"GatewayClient({self.base_url!r})"
@@ -219,15 +168,26 @@ class GatewayClient:
             "GET", "/get_result", params=params, headers=self._auth_headers()
         )
         try:
-            with self._started():  # only until the response headers: the body streams freely
+            with self._turn(unsent=True):
                 response = self._http.send(request, stream=True)
+            # Only an HTTP/2 answer shares its connection: an HTTP/1.1 one (a server
+            # without h2) has its own, and taking turns there could leave a request
+            # holding the turn while it waits for a connection only a download frees.
+            shared = response.http_version == "HTTP/2"
             try:
                 if response.status_code != 200:
-                    raise self._status_error(response, _read_capped(response))
-                declared = _content_length(response)
+                    with self._turn(needed=shared):
+                        body = _read_capped(response)
+                    raise self._status_error(response, body)
+                declared = content_length(response)
                 if declared is not None and declared > max_bytes:
                     raise self._too_large(declared, max_bytes)
-                for chunk in response.iter_bytes(CHUNK_BYTES):
+                chunks = response.iter_bytes()
+                while True:
+                    with self._turn(needed=shared):  # a piece at a time: see ConnectionTurns
+                        chunk = next(chunks, None)
+                    if chunk is None:
+                        break
                     if should_stop():
                         raise Cancelled
                     written += len(chunk)
@@ -242,8 +202,9 @@ class GatewayClient:
                         ) from exc
                 received = response.num_bytes_downloaded
             finally:
-                response.close()
-        except (httpx.HTTPError, _H2Error) as exc:
+                with self._turn(needed=shared, wait_anyway=True):
+                    response.close()
+        except (httpx.HTTPError, H2Error) as exc:
             raise self._transport_error(exc, "downloading the result") from exc
         if declared is not None and received != declared:
             raise self._cut_short(received, declared)
@@ -276,30 +237,41 @@ class GatewayClient:
         return {"x-api-key": self._api_key}
 
     @contextlib.contextmanager
-    def _started(self) -> Iterator[None]:
-        """Hold the HTTP/2 request-start lock (see __init__); a busy wait is a retryable error."""
-        if self._starting is None:
+    def _turn(
+        self, *, unsent: bool = False, needed: bool = True, wait_anyway: bool = False
+    ) -> Iterator[None]:
+        """This thread's turn on a shared HTTP/2 connection (see ConnectionTurns).
+
+        A turn not given in time is a retryable error (``unsent`` when the request has
+        not started); with ``wait_anyway`` (closing a response) the block runs regardless.
+        None is taken when HTTP/2 is off or not ``needed``.
+        """
+        if self._turns is None or not needed:
             yield
             return
-        if not self._starting.acquire(timeout=self.timeout):
-            raise GatewayError(
-                f"The connection to {self.host} stayed busy for {self.timeout:g} s: try again.",
-                retryable=True,
-                unsent=True,  # nothing of this request has left
-            )
+        busy = GatewayError(
+            f"The connection to {self.host} stayed busy for "
+            f"{TURN_WAIT_TIMEOUTS * self.timeout:g} s: try again.",
+            retryable=True,
+            unsent=unsent,  # then nothing of this request has left
+        )
+        got = self._turns.acquire(TURN_WAIT_TIMEOUTS * self.timeout)
+        if not got and not wait_anyway:
+            raise busy
         try:
             yield
         finally:
-            self._starting.release()
+            if got:
+                self._turns.release()
 
     def _send(
         self, method: str, path: str, doing: str, *, auth: bool = False, **kwargs: Any
     ) -> httpx.Response:
         headers = self._auth_headers() if auth else None
         try:
-            with self._started():
+            with self._turn(unsent=True):  # the whole exchange, answer included
                 response = self._http.request(method, path, headers=headers, **kwargs)
-        except (httpx.HTTPError, _H2Error) as exc:
+        except (httpx.HTTPError, H2Error) as exc:
             raise self._transport_error(exc, doing) from exc
         if response.status_code != 200:
             raise self._status_error(response, response.content)
@@ -323,46 +295,14 @@ class GatewayClient:
     @staticmethod
     def _too_large(size: int, limit: int) -> GatewayError:
         return GatewayError(
-            f"The result ({_size(size)} or more) is larger than the download limit of "
-            f"{_size(limit)}: raise the limit in {PREFS_HINT} if you trust the gateway."
+            f"The result ({size_text(size)} or more) is larger than the download limit of "
+            f"{size_text(limit)}: raise the limit in {PREFS_HINT} if you trust the gateway."
         )
 
     def _transport_error(self, exc: BaseException, doing: str) -> GatewayError:
-        """The user's words for a failed exchange, and whether it may be tried again.
-
-        ``unsent`` only where no byte of the request can have left: the TCP connect or
-        the TLS handshake failed (refused, DNS, reset during the handshake, timeout
-        while connecting) or no connection became free. A read/write error or a timeout
-        after that may follow a request the gateway has already acted on.
-        """
-        reason = redact(str(exc) or type(exc).__name__, self._api_key)
-        host = self.host
-        unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-        retryable = True
-        if isinstance(exc, httpx.ConnectError) and _is_cert_error(exc):
-            retryable = False  # fail closed: waiting does not make a certificate trusted
-            text = (
-                f"The certificate of {host} is not trusted ({reason}). Check the gateway URL; "
-                "behind a company proxy, set SSL_CERT_FILE to its CA certificate."
-            )
-        elif isinstance(exc, httpx.TimeoutException):
-            text = (
-                f"The gateway at {host} did not answer within {self.timeout:g} s while {doing}: "
-                "check your connection, or try again later."
-            )
-        elif isinstance(exc, httpx.ConnectError):
-            text = (
-                f"Cannot reach the gateway at {host}: {reason}. Check your internet "
-                f"connection and {url_hint(os.environ)}."
-            )
-        elif isinstance(
-            exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | _H2Error
-        ):
-            text = f"The connection to {host} broke while {doing} ({reason}): try again."
-        else:
-            retryable = isinstance(exc, httpx.TransportError)
-            text = f"Talking to the gateway at {host} failed while {doing}: {reason}"
-        return GatewayError(text, retryable=retryable, unsent=unsent)
+        return transport_error(
+            exc, host=self.host, timeout=self.timeout, doing=doing, secret=self._api_key
+        )
 
     def _json(self, response: httpx.Response, *, retryable: bool = False) -> object:
         try:
@@ -400,18 +340,6 @@ def _result_params(task_id: str, fmt: str) -> dict[str, str]:
     if fmt == "ply":
         params["compress"] = "0"
     return params
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    raw = response.headers.get("content-length", "").strip()
-    return int(raw) if raw.isdigit() else None
 
 
 def _read_capped(response: httpx.Response) -> bytes:

@@ -26,7 +26,7 @@ from typing import Any
 from .endpoints import check_task_id, validate_base_url
 from .errors import GatewayError
 from .folders import journal_path, results_folder
-from .gateway import RESULT_FORMATS
+from .models import RESULT_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +282,8 @@ def _entry_from(item: object) -> JournalEntry:
     """A journal entry from one decoded JSON object; unknown fields are ignored."""
     if not isinstance(item, dict):
         raise TypeError("not an object")
+    if "task_id" not in item and "job_id" in item:  # rows of earlier versions
+        item = {**item, "task_id": item["job_id"]}
     values: dict[str, Any] = {}
     for name, spec in _FIELDS.items():
         if name not in item:

@@ -10,12 +10,9 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .gateway import GatewayClient
-
-if TYPE_CHECKING:
-    from .jobs import JobSettings
+from .models import JobSettings
 
 _Key = tuple[str, str, float, bool]
 

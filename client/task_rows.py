@@ -14,7 +14,7 @@ import enum
 import time
 from dataclasses import dataclass, field
 
-from .jobs import Phase
+from .models import Phase
 
 WORKER_RESULTS = 3
 """Up to three gateway workers run each task."""

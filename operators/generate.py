@@ -9,7 +9,7 @@ import bpy
 from .. import preferences, session
 from ..client.endpoints import host_of
 from ..client.errors import GatewayError
-from ..client.jobs import GenerationRequest, input_problem
+from ..client.models import GenerationRequest, input_problem
 from ..client.prompts import prompt_problem
 from ..client.task_rows import RowState
 from ..image_upload import ImageUploadError, prepare_upload

@@ -97,8 +97,16 @@ def test_a_wrong_key_is_reported_without_the_key(gateway, clean_scene, monkeypat
 def test_twenty_tasks_at_once_all_import_over_few_connections(gateway, clean_scene) -> None:
     session = addon_session()
     prompts = [f"robot number {i}" for i in range(20)]
+    # No task ends before all twenty are on the gateway: they share one client (and its
+    # connection) however slowly a busy machine runs the operators. Then all may end.
+    gateway.set_stage_seconds(3600.0)
     for prompt in prompts:
         assert bpy.ops.gen404.generate(prompt=prompt) == {"FINISHED"}
+    while not all(e.task_id for e in session.active()):
+        wait_for_event(session.runner.events, timeout=60)
+        session.pump()
+    assert len(session.active()) == 20
+    gateway.advance(3 * 3600.0)
     interval: float | None = 0.0
     while interval is not None:  # drive the real timer callback, as Blender would
         if session.active():

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from gen404.client.jobs import JobEvent, JobRunner, JobSettings, Phase
+from gen404.client.jobs import JobRunner
+from gen404.client.models import JobEvent, JobSettings, Phase
 
 from tests.simulator import GatewaySimulator
 

@@ -24,12 +24,8 @@ from gen404.client.endpoints import (
 )
 from gen404.client.errors import GatewayError, TaskDeadlineError, error_from_response
 from gen404.client.gateway import USER_AGENT, GatewayClient, ssl_context
-from gen404.client.jobs import (
-    GenerationRequest,
-    JobRunner,
-    JobSettings,
-    Phase,
-)
+from gen404.client.jobs import JobRunner
+from gen404.client.models import GenerationRequest, JobSettings, Phase
 from gen404.client.status import GatewayState, TaskStatus, parse_status
 
 from tests.simulator import Fault, GatewaySimulator

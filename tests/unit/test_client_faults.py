@@ -20,8 +20,9 @@ import httpx
 import pytest
 from gen404.client.errors import GatewayError
 from gen404.client.gateway import GatewayClient
-from gen404.client.jobs import GenerationRequest, JobEvent, JobRunner, JobSettings, Phase
+from gen404.client.jobs import JobRunner
 from gen404.client.journal import open_journal
+from gen404.client.models import GenerationRequest, JobEvent, JobSettings, Phase
 from gen404.client.retry import RetryPolicy
 
 from tests.simulator import GatewaySimulator

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
 
+import httpx
 import pytest
 from gen404.client.errors import GatewayError
 from gen404.client.gateway import MAX_CONNECTIONS, GatewayClient
-from gen404.client.jobs import GenerationRequest, JobRunner, Phase
+from gen404.client.jobs import JobRunner
+from gen404.client.models import GenerationRequest, Phase
 
 from tests.simulator import GatewaySimulator
+from tests.simulator import faults as F
 from tests.unit.conftest import settings_for, wait_jobs
 
 JOBS = 20
@@ -91,3 +95,51 @@ def test_threads_sharing_one_http2_connection_never_break_it(sim: GatewaySimulat
     finally:
         sys.setswitchinterval(switch)
     assert sim.stats().connections <= 4
+
+
+def test_a_stalled_download_does_not_take_an_add_task_down_with_it(sim: GatewaySimulator) -> None:
+    """One shared HTTP/2 connection, a download stalls past the timeout mid-body while an
+    add_task of another job waits for its (slow, but in time) answer.
+
+    httpcore records one stream's read timeout for the whole connection and opens a new
+    one for later requests; a request still in flight on the old one fails with it. For
+    an add_task that is a paid task lost (the gateway got it, the job fails). It must be
+    neither lost nor sent twice: the add_task waits its turn and goes out once, on the
+    connection that replaced the failed one.
+    """
+    timeout = 2.0
+    with GatewayClient(sim.url, sim.api_key) as setup:
+        done = setup.add_text_task("a finished chair")
+    sim.advance(30)
+    sim.add_fault("/get_result", F.slow_body(3 * timeout))  # stalls past the read timeout
+    sim.add_fault("/add_task", F.slow_response(0.6 * timeout))  # slow, yet in time
+    downloading = threading.Event()
+    download_error: list[GatewayError] = []
+    with GatewayClient(sim.url, sim.api_key, timeout=timeout) as client:
+        send = client._http.send
+
+        def send_and_tell(request: httpx.Request, **kwargs: object) -> httpx.Response:
+            response = send(request, **kwargs)  # type: ignore[arg-type]
+            if request.url.path == "/get_result":
+                downloading.set()  # its headers came: the body is on its way
+            return response
+
+        client._http.send = send_and_tell  # type: ignore[method-assign]
+
+        def download() -> None:
+            try:
+                client.stream_result(done, "ply", io.BytesIO(), max_bytes=2**30)
+            except GatewayError as exc:
+                download_error.append(exc)
+
+        downloader = threading.Thread(target=download)
+        downloader.start()
+        assert downloading.wait(10)
+        # Into the stall, so the add_task's answer comes only after the download's read
+        # has timed out (a stall any CPU-starved reader can meet as well).
+        time.sleep(0.75 * timeout)
+        task_id = client.add_text_task("a chair sent once")
+        downloader.join(10)
+    assert download_error and download_error[0].retryable  # the download is retried later
+    log = sim.stats().add_task_log
+    assert [r.task_id for r in log] == [done, task_id]  # sent once, and answered

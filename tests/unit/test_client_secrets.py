@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from gen404.client.errors import GatewayError
 from gen404.client.gateway import GatewayClient
-from gen404.client.jobs import GenerationRequest, JobRunner, Phase
+from gen404.client.jobs import JobRunner
+from gen404.client.models import GenerationRequest, Phase
 from gen404.client.retry import RetryPolicy
 
 from tests.simulator import Fault, GatewaySimulator

@@ -229,3 +229,19 @@ def test_open_journal_is_shared(tmp_path: Path) -> None:
     assert a is b
     close_journal(tmp_path)
     assert open_journal(tmp_path) is not a
+
+
+def test_a_journal_of_the_previous_version_with_job_id_rows_still_loads(tmp_path: Path) -> None:
+    """Rows that named the gateway's task id ``job_id`` load as ``task_id``; the next
+    write stores ``task_id`` only."""
+    old_id = str(uuid.uuid4())
+    row = {"job_id": old_id, "base_url": BASE, "label": "an old chair", "state": "queued"}
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps({"version": 1, "tasks": [row]}))
+    journal = TaskJournal(tmp_path)
+    assert journal.problem is None
+    (loaded,) = journal.unfinished()
+    assert (loaded.task_id, loaded.label) == (old_id, "an old chair")
+    journal.update(old_id, state=READY)
+    (saved,) = json.loads(path.read_text())["tasks"]
+    assert saved["task_id"] == old_id and "job_id" not in saved

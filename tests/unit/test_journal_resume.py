@@ -11,8 +11,9 @@ import pytest
 from gen404.client import jobs
 from gen404.client.errors import GatewayError
 from gen404.client.gateway import GatewayClient
-from gen404.client.jobs import GenerationRequest, JobRunner, JobSettings, Phase
+from gen404.client.jobs import JobRunner
 from gen404.client.journal import open_journal
+from gen404.client.models import GenerationRequest, JobSettings, Phase
 from gen404.client.status import TaskStatus
 
 from tests.simulator import GatewaySimulator

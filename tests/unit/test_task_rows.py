@@ -7,7 +7,7 @@ when it counts as finished is decided (and tested) here.
 from __future__ import annotations
 
 import pytest
-from gen404.client.jobs import TERMINAL_PHASES, Phase
+from gen404.client.models import TERMINAL_PHASES, Phase
 from gen404.client.task_rows import (
     DOWNLOADED,
     ENDED,

@@ -1,0 +1,125 @@
+"""The client's values: what to generate, the settings a job runs with, its phases and
+the events it reports. Plain data, no I/O, no bpy, no httpx: every other client
+module (and the add-on's main-thread code) imports them from here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .errors import GatewayError
+from .folders import default_user_folder
+from .status import GatewayState, TaskStatus
+
+RESULT_FORMATS = ("ply", "spz")
+DEFAULT_CACHE_BYTES = 2 * 1024**3
+DEFAULT_MAX_DOWNLOAD_BYTES = 1024**3
+
+
+class Phase(enum.StrEnum):
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    PARTIAL = "partial"
+    DOWNLOADING = "downloading"
+    READY = "ready"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_PHASES = frozenset({Phase.READY, Phase.FAILED, Phase.CANCELLED})
+
+_PHASE_OF_STATE = {
+    GatewayState.NO_RESULT: Phase.QUEUED,
+    GatewayState.IN_PROGRESS: Phase.IN_PROGRESS,
+    GatewayState.PARTIAL_RESULT: Phase.PARTIAL,
+    GatewayState.SUCCESS: Phase.DOWNLOADING,
+    GatewayState.FAILURE: Phase.FAILED,
+}
+
+
+def phase_of(status: TaskStatus) -> Phase:
+    """The job phase a gateway status means."""
+    return _PHASE_OF_STATE[status.state]
+
+
+def progress_message(status: TaskStatus) -> str:
+    """What the user reads while a task is on the gateway's side."""
+    if status.state is GatewayState.NO_RESULT:
+        return "Waiting in the gateway's queue"
+    if status.state is GatewayState.IN_PROGRESS:
+        return "Generating"
+    if status.state is GatewayState.PARTIAL_RESULT:
+        return f"{status.results} result(s) ready, waiting for the other workers"
+    return "Downloading the result"
+
+
+def input_problem(has_prompt: bool, has_image: bool) -> str | None:
+    """The gateway takes a prompt or an image, never both or neither: say which is wrong."""
+    if has_prompt and has_image:
+        return "Give either a prompt or an image, not both: the gateway refuses both at once."
+    if not has_prompt and not has_image:
+        return "Enter a prompt or choose an image to generate from."
+    return None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What to generate: a prompt or an image, never both."""
+
+    prompt: str | None = None
+    image: bytes | None = field(default=None, repr=False)
+    image_name: str = ""
+    image_mime: str = ""
+    seed: int | None = None
+
+    def validate(self) -> None:
+        problem = input_problem(bool(self.prompt and self.prompt.strip()), bool(self.image))
+        if problem:
+            raise GatewayError(problem)
+
+    @property
+    def kind(self) -> str:
+        return "image" if self.image else "prompt"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """A snapshot of the preferences a job runs with (taken on the main thread)."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout_s: float = 30.0
+    deadline_s: float = 600.0
+    poll_interval_s: float = 1.0
+    result_format: str = "ply"
+    http2: bool = True
+    download_on_partial: bool = False
+    """Download as soon as one worker succeeded instead of waiting for Success."""
+    user_folder: str = field(default_factory=lambda: str(default_user_folder()))
+    """Journal, result cache and partial downloads live here. In Blender:
+    ``bpy.utils.extension_path_user(__package__, create=True)``."""
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    cache_max_bytes: int = DEFAULT_CACHE_BYTES
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One change of a job, as plain values. READY carries the parsed result in payload
+    and the cached file in ``result_path``."""
+
+    job_id: str
+    """The runner's local id of the job (never a gateway task id)."""
+    phase: Phase
+    task_id: str | None = None
+    """The gateway's id of the task, once add_task answered."""
+    results: int = 0
+    message: str = ""
+    payload: object = field(default=None, repr=False)
+    result_bytes: int = 0
+    result_path: str = ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL_PHASES

@@ -1,0 +1,87 @@
+"""Every write of the task journal, in one place (the client layer).
+
+The job runner records a task when add_task answered and follows it (state,
+results, message); the main thread reports an import through
+``JobRunner.mark_imported`` and reads earlier tasks through
+``JobRunner.earlier_tasks``, which land here. Writes are best effort: a journal
+that cannot be written is logged and said once (``problem``), never a failed task.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .errors import GatewayError
+from .journal import CANCELLED, SUBMITTED, JournalEntry, open_journal
+from .models import GenerationRequest, JobSettings
+
+log = logging.getLogger(__name__)
+
+_WRITE_ERRORS = (GatewayError, ValueError, TypeError, OSError)
+
+
+@dataclass(frozen=True)
+class EarlierTasks:
+    """What the journal holds from earlier sessions, after forgetting old ended tasks."""
+
+    ready: list[JournalEntry] = field(default_factory=list)
+    """Downloaded, not yet imported, the file still cached."""
+    unfinished: list[JournalEntry] = field(default_factory=list)
+    """Still on the gateway's side: resume polling them."""
+    problem: str = ""
+
+
+def record_submitted(
+    task_id: str,
+    settings: JobSettings,
+    request: GenerationRequest | None,
+    *,
+    label: str,
+    submitted_at: float,
+    cancelled: bool = False,
+) -> bool:
+    """Write the task id down before polling: from here on a crash loses nothing."""
+    entry = JournalEntry(
+        task_id=task_id,
+        base_url=settings.base_url,
+        kind=request.kind if request else "prompt",
+        label=label,
+        prompt=(request.prompt or "").strip() if request and not request.image else "",
+        image_name=request.image_name if request and request.image else "",
+        fmt=settings.result_format,
+        state=CANCELLED if cancelled else SUBMITTED,
+        submitted_at=submitted_at,
+    )
+    try:
+        saved = open_journal(settings.user_folder).record(entry)
+    except _WRITE_ERRORS as exc:
+        log.warning("gen404: task %s cannot be journalled: %s", task_id, exc)
+        return False
+    if not saved:
+        log.warning("gen404: task %s is not journalled", task_id)
+    return saved
+
+
+def record_change(user_folder: str, task_id: str, **changes: object) -> None:
+    """Follow a journalled task (state, results, message, result path)."""
+    try:
+        open_journal(user_folder).update(task_id, **changes)
+    except _WRITE_ERRORS as exc:
+        log.warning("gen404: journal update of task %s failed: %s", task_id, exc)
+
+
+def record_imported(user_folder: str, task_id: str, object_name: str) -> None:
+    """The task's result is in a scene now: it no longer waits to be imported."""
+    record_change(user_folder, task_id, imported=True, object_name=object_name)
+
+
+def earlier_tasks(user_folder: str, *, now: float | None = None) -> EarlierTasks:
+    """Forget old ended tasks, then list those to import and those to resume."""
+    journal = open_journal(user_folder)
+    try:
+        journal.prune(now=time.time() if now is None else now)
+    except _WRITE_ERRORS as exc:
+        log.warning("gen404: pruning the task journal failed: %s", exc)
+    return EarlierTasks(journal.ready_to_import(), journal.unfinished(), journal.problem or "")
