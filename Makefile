@@ -32,8 +32,9 @@ BLENDER_EXT = $(BPY)/lib/python3.11/site-packages/bpy/5.0/scripts/addons_core/bl
 SOURCES := $(shell git ls-files -co --exclude-standard -- '*.py' blender_manifest.toml \
              | grep -vE '^(tests|tools)/')
 
+# (test-blender-<version> is a pattern rule: make applies none to a .PHONY target.)
 .PHONY: help bench bench-display build wheels venvs lint typecheck test test-unit test-blender \
-        $(addprefix test-blender-,$(BLENDERS)) demo fuzz clean
+        demo fuzz clean
 
 help:
 	@echo "make build          the extension zip in dist/ (Blender's own builder)"
