@@ -110,9 +110,10 @@ fuzz: $(DEV)/.ok
 	$(DEV)/bin/python tools/fuzz.py --seconds $(or $(FUZZ_SECONDS),300)
 
 # Both paths: the geometry-nodes mesh (5.0) and Blender's own splats (5.3).
-bench: build $(BPY53)/.ok
+bench: build $(BPY53)/.ok $(PEERS)
 	$(BPY)/bin/python tools/bench_import.py --zip $(ZIP)
 	$(BPY53)/bin/python tools/bench_import.py --zip $(ZIP)
+	$(DEV)/bin/python tools/bench_sog.py --blender $(BPY_MAIN)
 
 bench-display: $(BPY)/.ok
 	$(BPY)/bin/python tools/bench_display.py
