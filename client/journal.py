@@ -189,7 +189,8 @@ class TaskJournal:
         old: list[str] = []
 
         def apply(entries: dict[str, JournalEntry]) -> list[str]:
-            self._owner.sweep()
+            if self._file_depth:  # only with the journal's lock: see owners.py
+                self._owner.sweep()
             old.extend(
                 e.task_id
                 for e in entries.values()

@@ -182,6 +182,9 @@ def test_a_killed_owner_does_not_hold_its_task(
     assert orphan is not None and orphan.owner and orphan.owner_pid == dead.pid
     b = TaskJournal(tmp_path)
     assert not b.held_elsewhere(orphan)
+    assert (tmp_path / "owners" / f"{orphan.owner}.lock").exists()
+    b.prune()  # at start-up: the lock files of owners that are gone go too
+    assert not (tmp_path / "owners" / f"{orphan.owner}.lock").exists()
     assert b.claim(task_id)
     assert [p.name for p in (tmp_path / "owners").iterdir()] == [f"{b.owner}.lock"]
 
