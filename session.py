@@ -25,6 +25,7 @@ from .client.errors import GatewayError
 from .client.jobs import JobRunner
 from .client.journal import JournalEntry
 from .client.models import GenerationRequest, JobEvent, JobSettings, Phase
+from .client.records import HeldElsewhere
 from .client.task_rows import DOWNLOADED, WAITING, RowState, TaskEntry
 from .scene import builder
 from .splats.cloud import SplatCloud
@@ -82,7 +83,9 @@ class Session:
         for entry in journal.ready:
             self._add_from_journal(entry, RowState.READY_TO_IMPORT, "downloaded earlier")
         for entry in journal.unfinished:
-            self.resume(self._add_from_journal(entry, RowState.PAUSED, "").job_id)
+            row = self._add_from_journal(entry, RowState.PAUSED, "")
+            if self._resume(row.job_id)[1]:  # another Blender took it first: its own
+                del self.entries[row.job_id]
         _redraw()
 
     def _add_from_journal(self, entry: JournalEntry, state: RowState, message: str) -> TaskEntry:
@@ -106,8 +109,12 @@ class Session:
         """Run a journalled or finished task again (poll, or read it from the cache) and
         import it: a finished one imports again from the cache without the network.
 
-        Never submits it again. When it cannot run now (offline, no key), it stays
-        in the list as paused, and in the journal."""
+        Never submits it again. When it cannot run now (offline, no key, another
+        running Blender follows it), it stays in the list as paused, and in the journal."""
+        return self._resume(key)[0]
+
+    def _resume(self, key: str) -> tuple[TaskEntry, bool]:
+        """``resume``, and whether another running Blender follows the task."""
         row = self.entries[key]
         downloaded = row.state in DOWNLOADED  # in the cache: no network
         try:
@@ -122,12 +129,12 @@ class Session:
             job_id = self.runner.resume(row.task_id, settings, label=row.label)
         except GatewayError as exc:
             row.state, row.message, row.ended = RowState.PAUSED, str(exc), time.monotonic()
-            return row
+            return row, isinstance(exc, HeldElsewhere)
         del self.entries[key]
         row.job_id, row.state, row.message, row.ended = job_id, RowState.QUEUED, "", None
         self.entries[job_id] = row
         self.ensure_timer()
-        return row
+        return row, False
 
     # -- main-thread API -------------------------------------------------------
     def submit(
@@ -292,6 +299,8 @@ class Session:
         if bpy.app.timers.is_registered(self.timer):
             bpy.app.timers.unregister(self.timer)
         self.runner.shutdown(timeout=2.0)
+        with contextlib.suppress(Exception):  # never in the way of Blender quitting
+            self.runner.release_tasks(preferences.user_folder())
         now = time.monotonic()
         for entry in self.active():
             entry.state, entry.message, entry.ended = RowState.CANCELLED, "Cancelled", now

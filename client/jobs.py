@@ -106,7 +106,8 @@ class JobRunner:
 
         A journalled task keeps its own gateway URL and format (``settings`` gives the
         key, timeouts and folders) and its deadline counts from its submission, with
-        at least RESUME_GRACE_S left.
+        at least RESUME_GRACE_S left. It becomes this process's: raises
+        ``records.HeldElsewhere`` when another live Blender follows it.
         """
         task_id = check_task_id(task_id)
         entry = open_journal(settings.user_folder).get(task_id)
@@ -120,6 +121,8 @@ class JobRunner:
         cache = ResultCache(results_folder(settings.user_folder), settings.cache_max_bytes)
         cached = cache.get(task_id, settings.result_format) is not None
         self._check_settings(settings, needs_key=not cached)
+        if entry is not None:
+            records.claim(settings.user_folder, task_id)
         left = submitted_at + settings.deadline_s - time.time()
         grace = min(RESUME_GRACE_S, settings.deadline_s)
         job = Job(
@@ -166,8 +169,15 @@ class JobRunner:
 
     @staticmethod
     def earlier_tasks(user_folder: str) -> records.EarlierTasks:
-        """Tasks of earlier sessions: to import, and to resume (old ended ones pruned)."""
+        """Tasks of earlier sessions: to import, and to resume (old ended ones pruned,
+        those another live Blender follows left out)."""
         return records.earlier_tasks(user_folder)
+
+    @staticmethod
+    def release_tasks(user_folder: str) -> None:
+        """Stop owning this process's journalled tasks (after ``shutdown``): another
+        Blender on the same user folder may take them over from now on."""
+        records.release(user_folder)
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Stop every job and wait up to ``timeout`` seconds in all for the workers.

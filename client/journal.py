@@ -4,102 +4,109 @@ A generation costs money: its task id is written before polling begins and the
 entry follows the task (state, results, message) until it is imported. After a
 restart, unfinished tasks resume polling and downloaded ones wait for import.
 
-Each change rewrites the whole JSON file atomically (temporary file, fsync,
-``os.replace``), under a lock shared by every user of that file in this process
-(``open_journal``). A damaged file is set aside as ``*.corrupt`` and a new one
-started, and ``problem`` says so. Never stored: the API key, image bytes.
+Several Blenders may share one user folder. Each change takes the lock file
+``tasks.json.lock`` (``locking.py``: flock on POSIX, msvcrt on Windows), re-reads
+the file, applies itself to what the file holds now and rewrites it atomically (a
+private temporary file from ``mkstemp`` beside it, fsync, ``os.replace``), so no
+process undoes another's tasks; within a process one ``open_journal`` object per
+folder also serialises threads. Each task names the process that follows it
+(``owners.py``): a live owner keeps it, a dead one's tasks are taken over
+(``claim``). A damaged file is set aside as ``*.corrupt`` and a new one started,
+and ``problem`` says so. The journal is private (0600). Never stored: the API key,
+image bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .endpoints import check_task_id, validate_base_url
-from .errors import GatewayError
+from . import journal_file
+from .endpoints import check_task_id
 from .folders import journal_path, results_folder
-from .models import RESULT_FORMATS
+from .journal_file import (
+    ACTIVE_STATES,
+    CANCELLED,
+    FAILED,
+    READY,
+    STATES,
+    SUBMITTED,
+    VERSION,
+    JournalEntry,
+)
+from .journal_file import checked as _checked
+from .locking import LockTimeout, locked
+from .owners import Owner
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CANCELLED",
+    "FAILED",
+    "READY",
+    "STATES",
+    "SUBMITTED",
+    "VERSION",
+    "JournalEntry",
+    "TaskJournal",
+    "close_journal",
+    "open_journal",
+]
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
 MAX_ENTRIES = 500
 DEFAULT_KEEP_S = 7 * 24 * 3600.0
-
-SUBMITTED = "submitted"
-ACTIVE_STATES = frozenset({SUBMITTED, "queued", "in_progress", "partial", "downloading"})
-"""Still on the gateway's side: resume polling (jobs.Phase values, plus SUBMITTED)."""
-READY = "ready"
-"""Downloaded into the cache, waiting to be imported."""
-FAILED = "failed"
-CANCELLED = "cancelled"
-STATES = ACTIVE_STATES | {READY, FAILED, CANCELLED}
-
-
-@dataclass
-class JournalEntry:
-    """One submitted task, as plain JSON-able values (no key, no image bytes)."""
-
-    task_id: str
-    base_url: str
-    kind: str = "prompt"
-    """``prompt`` or ``image``."""
-    label: str = ""
-    prompt: str = ""
-    image_name: str = ""
-    fmt: str = "ply"
-    state: str = SUBMITTED
-    results: int = 0
-    message: str = ""
-    result_path: str = ""
-    submitted_at: float = field(default_factory=time.time)
-    """Wall-clock time (time.time()), so deadlines survive a restart."""
-    updated_at: float = field(default_factory=time.time)
-    imported: bool = False
-    object_name: str = ""
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE_STATES
-
-    @property
-    def finished(self) -> bool:
-        return not self.active
+LOCK_TIMEOUT_S = 10.0
+"""Wait this long for another process to let go of the journal (it holds it for
+milliseconds): then the change is kept in memory and ``problem`` says so."""
 
 
 class TaskJournal:
-    """The journal file ``<user folder>/tasks.json``. Thread-safe; prefer ``open_journal``."""
+    """The journal file ``<user folder>/tasks.json``. Thread-safe and shared with other
+    processes on the same folder; within a process prefer ``open_journal``."""
 
     def __init__(self, user_folder: str | os.PathLike[str]) -> None:
         self.folder = Path(user_folder)
         self.path = journal_path(self.folder)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.results = results_folder(self.folder)
         self.problem: str | None = None
         """Set when the file was damaged or cannot be written: tell the user once."""
         self._lock = threading.RLock()
+        self._file_depth = 0
+        self._owner = Owner(self.folder)
         self._entries: dict[str, JournalEntry] = {}
-        self._load()
+        self._unsaved: dict[str, JournalEntry | None] = {}
+        """Changes not written yet (the file could not be): kept, written with the next."""
+        with self._lock:
+            self._read_locked()
 
     def __repr__(self) -> str:
         return f"TaskJournal({str(self.path)!r})"
 
+    @property
+    def owner(self) -> str:
+        """This journal's owner token: tasks it records or claims name it."""
+        return self._owner.token
+
     # -- reading ---------------------------------------------------------------
     def get(self, task_id: str) -> JournalEntry | None:
         with self._lock:
+            self._read_locked()
             entry = self._entries.get(task_id.lower() if isinstance(task_id, str) else "")
             return dataclasses.replace(entry) if entry else None
 
     def entries(self) -> list[JournalEntry]:
-        """Copies of every entry, oldest submission first."""
+        """Copies of every entry as the file has them now, oldest submission first."""
         with self._lock:
+            self._read_locked()
             ordered = sorted(self._entries.values(), key=lambda e: e.submitted_at)
             return [dataclasses.replace(e) for e in ordered]
 
@@ -119,50 +126,127 @@ class TaskJournal:
         """Where the entry's result is cached; derived from the id, never the stored path."""
         return self.results / f"{check_task_id(entry.task_id)}.{entry.fmt}"
 
+    def held_elsewhere(self, entry: JournalEntry) -> bool:
+        """Whether another live process (another Blender) owns ``entry``'s task."""
+        if not entry.owner or entry.owner == self.owner:
+            return False
+        with self._lock:
+            try:
+                with self.file_lock():
+                    return self._owner.alive(entry.owner)
+            except OSError:  # the journal is busy: say "theirs", the safe answer
+                return True
+
     # -- writing ---------------------------------------------------------------
     def record(self, entry: JournalEntry) -> bool:
-        """Add or replace ``entry`` and save; False if the file could not be written."""
+        """Add or replace ``entry``, owned by us, and save; False if it was not written."""
         entry = _checked(dataclasses.replace(entry))
-        with self._lock:
-            self._entries[entry.task_id] = entry
-            return self._save()
+
+        def apply(entries: dict[str, JournalEntry]) -> list[str]:
+            entries[entry.task_id] = self._owned(entry)
+            return [entry.task_id]
+
+        return self._change(apply)
 
     def update(self, task_id: str, **changes: Any) -> JournalEntry | None:
-        """Change fields of a known task and save; None when the task is not journalled."""
-        with self._lock:
-            entry = self._entries.get(check_task_id(task_id))
+        """Change fields of a known task (as the file has it now) and save; None when the
+        task is not journalled."""
+        task_id = check_task_id(task_id)
+        changed: JournalEntry | None = None
+
+        def apply(entries: dict[str, JournalEntry]) -> list[str]:
+            nonlocal changed
+            entry = entries.get(task_id)
             if entry is None:
-                return None
+                return []
             changed = _checked(dataclasses.replace(entry, **changes, updated_at=time.time()))
-            self._entries[changed.task_id] = changed
-            self._save()
-            return dataclasses.replace(changed)
+            entries[task_id] = changed
+            return [task_id]
+
+        self._change(apply)
+        return dataclasses.replace(changed) if changed else None
 
     def mark_imported(self, task_id: str, object_name: str = "") -> JournalEntry | None:
         return self.update(task_id, imported=True, object_name=object_name)
 
     def forget(self, task_id: str) -> bool:
-        with self._lock:
-            if self._entries.pop(check_task_id(task_id), None) is None:
-                return False
-            self._save()
-            return True
+        task_id = check_task_id(task_id)
+        found = False
+
+        def apply(entries: dict[str, JournalEntry]) -> list[str]:
+            nonlocal found
+            found = entries.pop(task_id, None) is not None
+            return [task_id] if found else []
+
+        self._change(apply)
+        return found
 
     def prune(self, max_age_s: float = DEFAULT_KEEP_S, now: float | None = None) -> int:
         """Forget ended tasks (imported, failed, cancelled, or ready with the file gone)
-        last changed more than ``max_age_s`` ago; returns how many went."""
+        last changed more than ``max_age_s`` ago, and the lock files of owners that are
+        gone; returns how many tasks went."""
         now = time.time() if now is None else now
-        with self._lock:
-            old = [
+        old: list[str] = []
+
+        def apply(entries: dict[str, JournalEntry]) -> list[str]:
+            if self._file_depth:  # only with the journal's lock: see owners.py
+                self._owner.sweep()
+            old.extend(
                 e.task_id
-                for e in self._entries.values()
+                for e in entries.values()
                 if now - e.updated_at > max_age_s and self._ended(e)
-            ]
+            )
             for task_id in old:
-                del self._entries[task_id]
-            if old:
-                self._save()
-            return len(old)
+                del entries[task_id]
+            return list(old)
+
+        self._change(apply)
+        return len(old)
+
+    def claim(self, task_id: str) -> bool:
+        """Make the task ours to follow (resume, import) unless another live process owns
+        it: of several processes claiming one task, exactly one wins. True for a task
+        not journalled (nobody follows it). Raises OSError when the journal stays
+        locked (``LOCK_TIMEOUT_S``): then nobody can tell whose it is."""
+        task_id = check_task_id(task_id)
+        won = True
+
+        def apply(entries: dict[str, JournalEntry]) -> list[str]:
+            nonlocal won
+            entry = entries.get(task_id)
+            if entry is None:
+                return []
+            if entry.owner != self.owner and self._owner.alive(entry.owner):
+                won = False
+                return []
+            self._owner.bury(entry.owner)  # gone (or ours): its lock file with it
+            owned = self._owned(entry)
+            if (owned.owner, owned.owner_pid) == (entry.owner, entry.owner_pid):
+                return []
+            entries[task_id] = owned
+            return [task_id]
+
+        self._change(apply, strict=True)
+        return won
+
+    def close(self) -> None:
+        """Let go of every task we own (Blender quits): other processes may take them."""
+        with self._lock:
+            if not self._owner.holding:
+                return
+            try:
+                with self.file_lock():
+                    self._owner.release()
+            except OSError:
+                self._owner.release()  # its lock goes anyway; the file stays behind
+
+    def _owned(self, entry: JournalEntry) -> JournalEntry:
+        """``entry`` naming us its owner; our owner lock held (file lock held)."""
+        try:
+            self._owner.hold()
+        except OSError as exc:
+            log.warning("gen404: the task journal's owner lock cannot be taken: %s", exc)
+        return dataclasses.replace(entry, owner=self.owner, owner_pid=os.getpid())
 
     def _ended(self, entry: JournalEntry) -> bool:
         if entry.state == READY:
@@ -170,130 +254,123 @@ class TaskJournal:
         return entry.finished
 
     # -- file ------------------------------------------------------------------
-    def _load(self) -> None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            self.problem = f"The task journal {self.path} cannot be read ({exc}); starting empty."
-            log.warning("gen404: %s", self.problem)
-            return
-        try:
-            payload = json.loads(raw.decode("utf-8"))
-            tasks = payload["tasks"]
-            if not isinstance(tasks, list):
-                raise TypeError("'tasks' is not a list")
-        except (ValueError, KeyError, TypeError) as exc:
-            self._set_aside(f"{type(exc).__name__}: {exc}")
-            return
-        dropped = 0
-        for item in tasks:
-            try:
-                entry = _entry_from(item)
-            except (GatewayError, TypeError, ValueError):
-                dropped += 1
-                continue
-            self._entries[entry.task_id] = entry
-        if dropped:
-            self.problem = f"{dropped} unreadable task(s) in {self.path} were skipped."
-            log.warning("gen404: %s", self.problem)
+    @contextlib.contextmanager
+    def file_lock(self) -> Iterator[None]:
+        """Hold the journal's lock file (``tasks.json.lock``) for the block: other
+        processes wait (up to ``LOCK_TIMEOUT_S``, then LockTimeout). Re-entrant within
+        this journal; take ``self._lock`` first."""
+        with self._lock:
+            if self._file_depth:
+                self._file_depth += 1
+                try:
+                    yield
+                finally:
+                    self._file_depth -= 1
+                return
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with locked(self.lock_path, LOCK_TIMEOUT_S):
+                self._file_depth = 1
+                try:
+                    yield
+                finally:
+                    self._file_depth = 0
 
-    def _set_aside(self, why: str) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        corrupt = self.path.with_name(f"{self.path.name}.{stamp}.corrupt")
+    def _change(
+        self, apply: Callable[[dict[str, JournalEntry]], list[str]], *, strict: bool = False
+    ) -> bool:
+        """Under the lock file: re-read the file, ``apply`` the change (it returns the ids
+        it touched) to what it holds now, and write it back. When the lock cannot be
+        had the change is kept in memory, written with the next one (``strict``: raise)."""
+        with self._lock:
+            try:
+                with self.file_lock():
+                    self._read_locked()
+                    touched = apply(self._entries)
+                    self._unsaved.update({t: self._entries.get(t) for t in touched})
+                    return self._save() if self._unsaved else True
+            except LockTimeout as exc:
+                if strict:
+                    raise
+                reason: OSError = exc
+            except OSError as exc:  # no folder, no lock file (a link in its place)
+                if strict:
+                    raise
+                reason = exc
+            touched = apply(self._entries)
+            self._unsaved.update({t: self._entries.get(t) for t in touched})
+            self._cannot_write(reason)
+            return False
+
+    def _read_locked(self) -> None:
+        """Re-read the file under the lock file (another process may have written it);
+        when the lock cannot be had, read it anyway: writes are atomic renames."""
+        if not self.path.parent.is_dir():
+            return
         try:
-            os.replace(self.path, corrupt)
-            kept = f"it was kept as {corrupt.name}"
+            with self.file_lock():
+                self._read()
+        except OSError:
+            self._read()
+
+    def _read(self) -> None:
+        """The file's entries, plus changes not written yet; a damaged file is set aside
+        and the entries known before kept (written again with the next change)."""
+        try:
+            loaded, dropped = journal_file.parse(self.path.read_bytes())
+        except FileNotFoundError:
+            loaded, dropped = [], 0
         except OSError as exc:
-            kept = f"it could not be set aside ({exc})"
-        self.problem = (
-            f"The task journal {self.path} was damaged ({why[:120]}); {kept} and a new "
-            "journal was started. Tasks listed only there will not resume."
-        )
-        log.warning("gen404: %s", self.problem)
+            self._say(f"The task journal {self.path} cannot be read ({exc}); starting empty.")
+            return
+        except journal_file.Damaged as exc:
+            kept = journal_file.set_aside(self.path)
+            self._say(
+                f"The task journal {self.path} was damaged ({str(exc)[:120]}); {kept} and a "
+                "new journal was started. Tasks listed only there will not resume."
+            )
+            return
+        entries = {e.task_id: e for e in loaded}
+        for task_id, unsaved in self._unsaved.items():
+            if unsaved is None:
+                entries.pop(task_id, None)
+            else:
+                entries[task_id] = unsaved
+        self._entries = entries
+        if dropped:
+            self._say(f"{dropped} unreadable task(s) in {self.path} were skipped.")
+
+    def _say(self, problem: str) -> None:
+        if problem != self.problem:
+            self.problem = problem
+            log.warning("gen404: %s", problem)
 
     def _save(self) -> bool:
-        """Write every entry atomically (lock held). False, with ``problem`` set, on failure."""
+        """Write every entry atomically (both locks held). False, with ``problem`` set,
+        on failure."""
         entries = sorted(self._entries.values(), key=lambda e: e.submitted_at)
         if len(entries) > MAX_ENTRIES:
             ended = [e for e in entries if self._ended(e)]
             for entry in ended[: len(entries) - MAX_ENTRIES]:
                 del self._entries[entry.task_id]
             entries = sorted(self._entries.values(), key=lambda e: e.submitted_at)
-        payload = {"version": VERSION, "tasks": [dataclasses.asdict(e) for e in entries]}
-        data = json.dumps(payload, indent=1).encode("utf-8")
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-            _fsync_folder(self.folder)
+            journal_file.write(self.path, entries)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            self.problem = (
-                f"The task journal {self.path} cannot be written ({exc.strerror or exc}): "
-                "running tasks will not resume after a restart."
-            )
-            log.warning("gen404: %s", self.problem)
+            self._cannot_write(exc)
             return False
+        self._unsaved.clear()
         return True
 
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows cannot open folders)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-_FIELDS = {f.name: f for f in dataclasses.fields(JournalEntry)}
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "str": str,
-    "int": int,
-    "float": (int, float),
-    "bool": bool,
-}
-
-
-def _checked(entry: JournalEntry) -> JournalEntry:
-    """``entry`` with a valid id, https base URL, known format and state; else raises."""
-    entry.task_id = check_task_id(entry.task_id)
-    entry.base_url = validate_base_url(entry.base_url)
-    if entry.fmt not in RESULT_FORMATS:
-        raise ValueError(f"unknown format {entry.fmt!r}")
-    if entry.state not in STATES:
-        raise ValueError(f"unknown state {entry.state!r}")
-    if entry.kind not in ("prompt", "image"):
-        raise ValueError(f"unknown kind {entry.kind!r}")
-    return entry
-
-
-def _entry_from(item: object) -> JournalEntry:
-    """A journal entry from one decoded JSON object; unknown fields are ignored."""
-    if not isinstance(item, dict):
-        raise TypeError("not an object")
-    if "task_id" not in item and "job_id" in item:  # rows of earlier versions
-        item = {**item, "task_id": item["job_id"]}
-    values: dict[str, Any] = {}
-    for name, spec in _FIELDS.items():
-        if name not in item:
-            continue
-        value = item[name]
-        kind = _JSON_TYPES[str(spec.type)]
-        if not isinstance(value, kind) or (spec.type == "int" and isinstance(value, bool)):
-            raise TypeError(f"{name} has the wrong type")
-        values[name] = value
-    return _checked(JournalEntry(**values))
+    def _cannot_write(self, exc: OSError) -> None:
+        why = (
+            "another Blender holds it"
+            if isinstance(exc, LockTimeout)
+            else (exc.strerror or str(exc))
+        )
+        self._say(
+            f"The task journal {self.path} cannot be written ({why}): "
+            "running tasks will not resume after a restart."
+        )
 
 
 _open: dict[Path, TaskJournal] = {}
@@ -312,6 +389,9 @@ def open_journal(user_folder: str | os.PathLike[str]) -> TaskJournal:
 
 
 def close_journal(user_folder: str | os.PathLike[str]) -> None:
-    """Forget the open journal of ``user_folder`` (tests; a re-read on next open)."""
+    """Close the open journal of ``user_folder``: its tasks are free for other processes
+    to take over, and the next ``open_journal`` starts a new owner."""
     with _open_lock:
-        _open.pop(Path(user_folder).expanduser().resolve(), None)
+        journal = _open.pop(Path(user_folder).expanduser().resolve(), None)
+    if journal is not None:
+        journal.close()

@@ -5,6 +5,10 @@ results, message); the main thread reports an import through
 ``JobRunner.mark_imported`` and reads earlier tasks through
 ``JobRunner.earlier_tasks``, which land here. Writes are best effort: a journal
 that cannot be written is logged and said once (``problem``), never a failed task.
+
+Another Blender on the same user folder shares the journal: each task is followed
+(resumed, imported) by the one process that owns it (``claim``); tasks another live
+Blender owns are left out of ``earlier_tasks``.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ import time
 from dataclasses import dataclass, field
 
 from .errors import GatewayError
-from .journal import CANCELLED, SUBMITTED, JournalEntry, open_journal
+from .journal import CANCELLED, SUBMITTED, JournalEntry, close_journal, open_journal
 from .models import GenerationRequest, JobSettings
 
 log = logging.getLogger(__name__)
 
 _WRITE_ERRORS = (GatewayError, ValueError, TypeError, OSError)
+
+
+class HeldElsewhere(GatewayError):
+    """Another running Blender follows this task: this one leaves it alone."""
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,36 @@ def record_imported(user_folder: str, task_id: str, object_name: str) -> None:
     record_change(user_folder, task_id, imported=True, object_name=object_name)
 
 
+def claim(user_folder: str, task_id: str) -> None:
+    """Make a journalled task this process's to resume or import; raises HeldElsewhere
+    when another live Blender follows it (or the journal stays locked)."""
+    journal = open_journal(user_folder)
+    try:
+        if journal.claim(task_id):
+            return
+    except OSError as exc:
+        raise HeldElsewhere(
+            f"The task journal is busy ({exc.strerror or exc}): try again in a moment."
+        ) from exc
+    entry = journal.get(task_id)
+    pid = f" (process {entry.owner_pid})" if entry and entry.owner_pid else ""
+    raise HeldElsewhere(f"Another Blender{pid} is following this task; it imports it there.")
+
+
+def release(user_folder: str) -> None:
+    """This process stops following its tasks (Blender quits, the add-on is disabled):
+    another Blender may take them over."""
+    close_journal(user_folder)
+
+
 def earlier_tasks(user_folder: str, *, now: float | None = None) -> EarlierTasks:
-    """Forget old ended tasks, then list those to import and those to resume."""
+    """Forget old ended tasks, then list those to import and those to resume, leaving
+    out the tasks another live Blender follows."""
     journal = open_journal(user_folder)
     try:
         journal.prune(now=time.time() if now is None else now)
     except _WRITE_ERRORS as exc:
         log.warning("gen404: pruning the task journal failed: %s", exc)
-    return EarlierTasks(journal.ready_to_import(), journal.unfinished(), journal.problem or "")
+    ready = [e for e in journal.ready_to_import() if not journal.held_elsewhere(e)]
+    unfinished = [e for e in journal.unfinished() if not journal.held_elsewhere(e)]
+    return EarlierTasks(ready, unfinished, journal.problem or "")

@@ -147,7 +147,13 @@ class GatewayApp:
         if req.path.startswith("/_sim/"):
             await send_response(send, handle_admin(req, self.state))
             return
-        self.state.count_request(req.path, req.http_version)
+        client = scope.get("client")
+        self.state.count_request(
+            req.path,
+            req.http_version,
+            task_id=req.param("id"),
+            client=f"{client[0]}:{client[1]}" if client else "",
+        )
         fault = self.state.take_fault(req.path)
         if fault is None:
             await send_response(send, handle(req, self.state, self.limits, self.result))

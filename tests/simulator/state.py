@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SIM_API_KEY = "5e1a7c2e-4b0d-4f3a-9c61-0d2b8e4f7a10"
 """The key the simulator accepts unless told otherwise."""
@@ -105,6 +105,16 @@ class AddTaskRecord:
 
 
 @dataclass(frozen=True)
+class RequestRecord:
+    """One gateway request: the task it named (``id``) and the connection it came on."""
+
+    path: str
+    task_id: str | None
+    client: str
+    """The client's address and port: one per TCP connection (so per process)."""
+
+
+@dataclass(frozen=True)
 class Stats:
     """A snapshot of the counters."""
 
@@ -112,6 +122,7 @@ class Stats:
     requests: dict[str, int]
     http_versions: list[tuple[str, str]]
     add_task_log: list[AddTaskRecord]
+    request_log: list[RequestRecord] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -119,7 +130,13 @@ class Stats:
             "requests": self.requests,
             "http_versions": [list(p) for p in self.http_versions],
             "add_task_log": [r.__dict__ for r in self.add_task_log],
+            "request_log": [r.__dict__ for r in self.request_log],
         }
+
+    def requests_for(self, path: str, task_id: str) -> list[RequestRecord]:
+        """The requests to ``path`` that named ``task_id``, in order."""
+        wanted = task_id.lower()
+        return [r for r in self.request_log if r.path == path and r.task_id == wanted]
 
 
 @dataclass
@@ -159,6 +176,7 @@ class SimState:
             self._requests: Counter[str] = Counter()
             self._versions: list[tuple[str, str]] = []
             self._add_log: list[AddTaskRecord] = []
+            self._request_log: list[RequestRecord] = []
 
     def configure(
         self,
@@ -224,10 +242,14 @@ class SimState:
         with self._lock:
             self._connections += 1
 
-    def count_request(self, path: str, http_version: str) -> None:
+    def count_request(
+        self, path: str, http_version: str, task_id: str | None = None, client: str = ""
+    ) -> None:
         with self._lock:
             self._requests[path] += 1
             self._versions.append((path, http_version))
+            task = task_id.strip().lower() if task_id else None
+            self._request_log.append(RequestRecord(path, task, client))
 
     def stats(self) -> Stats:
         with self._lock:
@@ -236,6 +258,7 @@ class SimState:
                 dict(self._requests),
                 list(self._versions),
                 list(self._add_log),
+                list(self._request_log),
             )
 
     # -- tasks -----------------------------------------------------------------
