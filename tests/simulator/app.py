@@ -147,7 +147,7 @@ class GatewayApp:
         if req.path.startswith("/_sim/"):
             await send_response(send, handle_admin(req, self.state))
             return
-        self.state.count_request(req.path, req.http_version)
+        self.state.count_request(req.path, req.http_version, req.headers.get("x-client-origin"))
         fault = self.state.take_fault(req.path)
         if fault is None:
             await send_response(send, handle(req, self.state, self.limits, self.result))
