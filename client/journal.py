@@ -65,6 +65,11 @@ class JournalEntry:
     updated_at: float = field(default_factory=time.time)
     imported: bool = False
     object_name: str = ""
+    seed: int = -1
+    """The seed the task was sent with (-1: not known, from an older add-on)."""
+    model: str = "404-3dgs"
+    model_params: str = ""
+    """The model parameters sent, as JSON text ("" when none)."""
 
     @property
     def active(self) -> bool:

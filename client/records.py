@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from .errors import GatewayError
+from .generation import encode_params
 from .journal import CANCELLED, SUBMITTED, JournalEntry, open_journal
 from .models import GenerationRequest, JobSettings
 
@@ -53,6 +54,7 @@ def record_submitted(
         fmt=settings.result_format,
         state=CANCELLED if cancelled else SUBMITTED,
         submitted_at=submitted_at,
+        **generation_fields(request),
     )
     try:
         saved = open_journal(settings.user_folder).record(entry)
@@ -62,6 +64,18 @@ def record_submitted(
     if not saved:
         log.warning("gen404: task %s is not journalled", task_id)
     return saved
+
+
+def generation_fields(request: GenerationRequest | None) -> dict[str, object]:
+    """What "Generate Again" needs of a request: its seed, model and parameters."""
+    if request is None:
+        return {}
+    fields: dict[str, object] = {"model": request.model}
+    if request.seed is not None:
+        fields["seed"] = request.seed
+    if request.model_params:
+        fields["model_params"] = encode_params(request.model_params)
+    return fields
 
 
 def record_change(user_folder: str, task_id: str, **changes: object) -> None:
