@@ -54,8 +54,11 @@ def record_submitted(
         fmt=settings.result_format,
         state=CANCELLED if cancelled else SUBMITTED,
         submitted_at=submitted_at,
-        **generation_fields(request),
     )
+    if request is not None:  # what "Generate Again" and the row need: seed, model, params
+        entry.model = request.model
+        entry.seed = request.seed if request.seed is not None else entry.seed
+        entry.model_params = encode_params(request.model_params) if request.model_params else ""
     try:
         saved = open_journal(settings.user_folder).record(entry)
     except _WRITE_ERRORS as exc:
@@ -64,18 +67,6 @@ def record_submitted(
     if not saved:
         log.warning("gen404: task %s is not journalled", task_id)
     return saved
-
-
-def generation_fields(request: GenerationRequest | None) -> dict[str, object]:
-    """What "Generate Again" needs of a request: its seed, model and parameters."""
-    if request is None:
-        return {}
-    fields: dict[str, object] = {"model": request.model}
-    if request.seed is not None:
-        fields["seed"] = request.seed
-    if request.model_params:
-        fields["model_params"] = encode_params(request.model_params)
-    return fields
 
 
 def record_change(user_folder: str, task_id: str, **changes: object) -> None:
