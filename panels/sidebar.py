@@ -145,8 +145,8 @@ def draw_task(layout: Any, entry: Any, now: float, width: int) -> None:
             "gen404.resume_task", text=entry.state.resume_label, icon="RECOVER_LAST"
         )
         resume.job_id = entry.job_id
-    draw_wrapped(box, entry.status_text(), width, alert=entry.state is RowState.FAILED)
     box.label(text=entry.settings_text)
+    draw_wrapped(box, entry.status_text(), width, alert=entry.state is RowState.FAILED)
     if entry.can_generate_again:
         again = box.operator("gen404.generate_again", text="Generate Again", icon="FILE_REFRESH")
         again.job_id = entry.job_id
