@@ -7,6 +7,8 @@ import os
 import bpy
 import bpy.utils.previews
 
+from . import model_choices as model_props
+
 _previews: bpy.utils.previews.ImagePreviewCollection | None = None
 
 
@@ -26,6 +28,21 @@ def _load_preview(self: GEN404_SessionProperties, _context: bpy.types.Context) -
 
 
 class GEN404_SessionProperties(bpy.types.PropertyGroup):
+    model: model_props.model_property()  # type: ignore[valid-type]
+    pipeline_type: model_props.pipeline_property()  # type: ignore[valid-type]
+    texture_size: model_props.texture_property()  # type: ignore[valid-type]
+    face_count: model_props.faces_property()  # type: ignore[valid-type]
+    random_seed: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Random Seed",
+        description="Draw a new seed for each generation (the add-on draws it and records "
+        "it, so the result can be made again)",
+        default=True,
+    )
+    seed: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Seed",
+        description="The same seed, input and model give the same result",
+        default=0,
+    )
     input_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Input",
         description="Generate from a text prompt or from an image",

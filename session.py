@@ -22,20 +22,32 @@ import bpy
 from . import preferences
 from .client.endpoints import host_of
 from .client.errors import GatewayError
+from .client.generation import GLB_FORMAT, RANDOM_SEED
+from .client.glb import MeshResult, check_glb
 from .client.jobs import JobRunner
 from .client.journal import JournalEntry
 from .client.models import GenerationRequest, JobEvent, JobSettings, Phase
 from .client.records import HeldElsewhere
-from .client.task_rows import DOWNLOADED, WAITING, RowState, TaskEntry
-from .scene import builder
+from .client.task_rows import (
+    DOWNLOADED,
+    WAITING,
+    RowState,
+    TaskEntry,
+    params_from_json,
+    result_properties,
+)
+from .scene import builder, mesh_result
 from .splats.cloud import SplatCloud
 from .splats.reader import read_splat_file
 
 log = logging.getLogger(__name__)
 
 
-def parse_result(path: Path) -> SplatCloud:
-    """Worker-side: a downloaded result, read and decoded for the scene."""
+def parse_result(path: Path) -> SplatCloud | MeshResult:
+    """Worker-side: a downloaded result, read and decoded for the scene (a mesh model's
+    GLB is only checked here: Blender's importer reads it on the main thread)."""
+    if path.suffix == f".{GLB_FORMAT}":
+        return check_glb(path)
     return read_splat_file(path)
 
 
@@ -101,6 +113,9 @@ class Session:
             results=entry.results,
             message=message,
             ended=time.monotonic() if state is RowState.READY_TO_IMPORT else None,
+            seed=None if entry.seed == RANDOM_SEED else entry.seed,
+            model=entry.model,
+            model_params=params_from_json(entry.model_params),
         )
         self.entries[row.job_id] = row
         return row
@@ -141,8 +156,18 @@ class Session:
         self, request: GenerationRequest, settings: JobSettings, label: str, kind: str, host: str
     ) -> TaskEntry:
         self.start()
+        request = request.with_seed()  # drawn here, so the row knows it (the runner keeps it)
         job_id = self.runner.submit(request, settings, label=label)
-        entry = TaskEntry(job_id=job_id, label=label, kind=kind, host=host)
+        entry = TaskEntry(
+            job_id=job_id,
+            label=label,
+            kind=kind,
+            host=host,
+            seed=request.seed,
+            model=request.model,
+            model_params=request.model_params,
+            request=request,
+        )
         self.entries[job_id] = entry
         self.ensure_timer()
         _redraw()
@@ -250,24 +275,44 @@ class Session:
         if entry.state is not RowState.IMPORTING:
             return
         cloud = event.payload
-        if not isinstance(cloud, SplatCloud):
-            raise TypeError("the worker delivered no splat data")
         scene, view_layer = bpy.context.scene, bpy.context.view_layer
         assert scene is not None and view_layer is not None
-        properties = {
-            "task_id": entry.task_id,
-            "gateway": entry.host,
-            entry.kind: entry.label,
-        }
-        obj = builder.build_object(
-            scene, view_layer, cloud, entry.label, up_axis="Y", properties=properties
-        )  # 404's results are +Y up
+        properties = result_properties(entry)
+        if isinstance(cloud, MeshResult):
+            try:
+                obj = mesh_result.import_glb(
+                    scene, view_layer, cloud.path, entry.label, properties=properties
+                )
+            except Exception as exc:  # the scene is as it was: say why, keep the file
+                entry.state, entry.message = (
+                    RowState.FAILED,
+                    f"The mesh could not be imported: {exc}",
+                )
+                return
+            entry.message = "Mesh imported"
+        elif isinstance(cloud, SplatCloud):
+            obj = builder.build_object(
+                scene, view_layer, cloud, entry.label, up_axis="Y", properties=properties
+            )  # 404's results are +Y up
+            entry.message = f"{cloud.count} splats"
+        else:
+            raise TypeError("the worker delivered no result to import")
         entry.object_name = obj.name
         entry.state = RowState.DONE
         self.runner.mark_imported(preferences.user_folder(), entry.task_id, obj.name)
-        entry.message = f"{cloud.count} splats"
         with contextlib.suppress(RuntimeError):  # no undo stack in background mode
             bpy.ops.ed.undo_push(message=f"404 Gen: {entry.label}")
+
+    def generate_again(self, key: str, settings: JobSettings) -> TaskEntry:
+        """Send a finished task's request once more: prompt or image, model, parameters
+        and seed as they were (a new, paid task). Raises GatewayError when not possible."""
+        row = self.entries.get(key)
+        if row is None or row.request is None:
+            raise GatewayError(
+                "Only a task generated in this session can be generated again "
+                "(its prompt or image is kept in memory only): generate it from the sidebar."
+            )
+        return self.submit(row.request, settings, row.label, row.kind, host_of(settings.base_url))
 
     # -- timer -----------------------------------------------------------------
     def ensure_timer(self) -> None:

@@ -15,6 +15,8 @@ import httpx
 
 from .endpoints import host_of, is_uuid, validate_base_url
 from .errors import PREFS_HINT, Cancelled, GatewayError, error_from_response, redact, server_message
+from .generation import GLB_FORMAT, encode_params
+from .limits import account_error
 from .logredact import protect
 from .models import RESULT_FORMATS
 from .status import TaskStatus, parse_status
@@ -31,6 +33,8 @@ from .transport import (
 __all__ = ["RESULT_FORMATS", "GatewayClient", "key_problem", "ssl_context"]
 
 USER_AGENT = "gen404-blender/0.1"
+CLIENT_ORIGIN = "blender"
+"""``x-client-origin``: the gateway records where a task came from (its allow-list has it)."""
 MAX_CONNECTIONS = 8
 """HTTP/2 multiplexes every job over one connection; HTTP/1.1 gets this small pool."""
 ERROR_BODY_LIMIT = 64 * 1024
@@ -68,7 +72,7 @@ class GatewayClient:
             "timeout": httpx.Timeout(timeout),
             "trust_env": True,
             "verify": ssl_context(),
-            "headers": {"user-agent": USER_AGENT},
+            "headers": {"user-agent": USER_AGENT, "x-client-origin": CLIENT_ORIGIN},
             "follow_redirects": False,
             "limits": httpx.Limits(
                 max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
@@ -87,22 +91,39 @@ class GatewayClient:
         return f"GatewayClient({self.base_url!r})"
 
     # -- the gateway calls -----------------------------------------------------
-    def add_text_task(self, prompt: str, seed: int | None = None) -> str:
+    def add_text_task(
+        self,
+        prompt: str,
+        seed: int | None = None,
+        *,
+        model: str | None = None,
+        model_params: dict[str, object] | None = None,
+    ) -> str:
         """Submit a text→3D task; returns the gateway's task id."""
         body: dict[str, object] = {"prompt": prompt}
         if seed is not None:
             body["seed"] = seed
+        body.update(task_options(model, model_params))
         response = self._send("POST", "/add_task", "submitting the prompt", auth=True, json=body)
         return self._task_id(response)
 
     def add_image_task(
-        self, image: bytes, filename: str, mime: str, seed: int | None = None
+        self,
+        image: bytes,
+        filename: str,
+        mime: str,
+        seed: int | None = None,
+        *,
+        model: str | None = None,
+        model_params: dict[str, object] | None = None,
     ) -> str:
         """Submit an image→3D task (multipart field ``image``); returns the task id."""
         if not image:
             raise GatewayError("The image is empty: choose another image file.")
         files = {"image": (filename or "image", image, mime or "application/octet-stream")}
         data = {"seed": str(seed)} if seed is not None else {}
+        for name, value in task_options(model, model_params).items():  # multipart: text
+            data[name] = value if isinstance(value, str) else encode_params(value)  # type: ignore[arg-type]
         response = self._send(
             "POST", "/add_task", "uploading the image", auth=True, files=files, data=data
         )
@@ -278,6 +299,9 @@ class GatewayClient:
         return response
 
     def _status_error(self, response: httpx.Response, body: bytes) -> GatewayError:
+        limited = account_error(response.status_code, body, secret=self._api_key)
+        if limited is not None:  # the account's limits and billing: see limits.py
+            return limited
         return error_from_response(
             response.status_code,
             body,
@@ -333,9 +357,21 @@ class GatewayClient:
             raise GatewayError(f"{task_id!r} is not a task id (expected a UUID).")
 
 
+def task_options(model: str | None, params: dict[str, object] | None) -> dict[str, object]:
+    """add_task's optional ``model`` and ``model_params`` (left out when not given)."""
+    options: dict[str, object] = {}
+    if model:
+        options["model"] = model
+    if params:
+        options["model_params"] = dict(params)
+    return options
+
+
 def _result_params(task_id: str, fmt: str) -> dict[str, str]:
     if fmt not in RESULT_FORMATS:
         raise GatewayError(f"Unknown result format {fmt!r}: use 'ply' or 'spz'.")
+    if fmt == GLB_FORMAT:  # a mesh model's result is its GLB: no splat format to choose
+        return {"id": task_id}
     params = {"id": task_id, "format": fmt}
     if fmt == "ply":
         params["compress"] = "0"

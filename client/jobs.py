@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from . import records, steps
+from . import records, slots, steps
 from .cache import ResultCache
 from .endpoints import check_task_id, validate_base_url
 from .errors import Cancelled, GatewayError, redact
@@ -31,6 +31,7 @@ from .gateway import GatewayClient, key_problem
 from .journal import open_journal
 from .models import (
     RESULT_FORMATS,
+    SPLAT_FORMATS,
     TERMINAL_PHASES,
     GenerationRequest,
     JobEvent,
@@ -81,13 +82,20 @@ class JobRunner:
         self._pool = ClientPool(client_factory or default_client_factory)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._slots = slots.Slots()
+        """Wakes jobs waiting for a free slot of the account when another job ends."""
 
     # -- main-thread API -------------------------------------------------------
     def submit(self, request: GenerationRequest, settings: JobSettings, *, label: str = "") -> str:
         """Start a job; returns its local id. Raises GatewayError at once, before any
         request, for a job that cannot be sent (prompt and image, neither, bad URL, a
         missing or malformed API key, unknown format)."""
+        request = request.with_seed()  # drawn here: every result knows its seed
         request.validate()
+        if request.result_format is not None:  # a mesh model: its result is a GLB
+            settings = dataclasses.replace(settings, result_format=request.result_format)
+        elif settings.result_format not in SPLAT_FORMATS:
+            raise GatewayError(f"A splat task cannot be downloaded as {settings.result_format!r}.")
         self._check_settings(settings, needs_key=True)
         label = label or (request.prompt or "").strip() or request.image_name
         job = Job(
@@ -294,7 +302,14 @@ class JobRunner:
             if job.task_id is None:
                 self._emit(job, Phase.SUBMITTING, message="Sending the request to the gateway")
                 client = self._pool.acquire(settings)
-                task_id = steps.submit(client, job, self._retry, self._notify_retry(job))
+                task_id = slots.submit_when_free(
+                    client,
+                    job,
+                    self._retry,
+                    self._notify_retry(job),
+                    self._slots,
+                    lambda phase, message: self._emit(job, phase, message=message),
+                )
                 with job.lock:  # cancel() reads task_id under the same lock
                     job.task_id = task_id
                     self._journal_new(job)
@@ -342,6 +357,7 @@ class JobRunner:
                 self._pool.release(client)
             with self._lock:
                 self._jobs.pop(job.job_id, None)
+            self._slots.task_ended()
 
     def _read(self, path: Path) -> object:
         try:

@@ -63,6 +63,11 @@ class JournalEntry:
     """The owner token of the process that follows the task (``owners.py``), if any."""
     owner_pid: int = 0
     """That process's id, for people reading the file (liveness comes from the token)."""
+    seed: int = -1
+    """The seed the task was sent with (-1: not known, from an older add-on)."""
+    model: str = "404-3dgs"
+    model_params: str = ""
+    """The model parameters sent, as JSON text ("" when none)."""
 
     @property
     def active(self) -> bool:

@@ -5,20 +5,27 @@ module (and the add-on's main-thread code) imports them from here.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
+from . import generation
 from .errors import GatewayError
 from .folders import default_user_folder
 from .status import GatewayState, TaskStatus
 
-RESULT_FORMATS = ("ply", "spz")
+RESULT_FORMATS = ("ply", "spz", generation.GLB_FORMAT)
+"""The formats of a result file; GLB comes only from the mesh models."""
+SPLAT_FORMATS = ("ply", "spz")
+"""The formats a splat task may be downloaded in (the preference's choice)."""
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 DEFAULT_MAX_DOWNLOAD_BYTES = 1024**3
 
 
 class Phase(enum.StrEnum):
     SUBMITTING = "submitting"
+    WAITING_SLOT = "waiting_slot"
+    """The account runs as many tasks as it may: held here, sent when a slot frees."""
     QUEUED = "queued"
     IN_PROGRESS = "in_progress"
     PARTIAL = "partial"
@@ -73,11 +80,33 @@ class GenerationRequest:
     image_name: str = ""
     image_mime: str = ""
     seed: int | None = None
+    """Sent as is; None (or -1) draws one here before sending (``with_seed``)."""
+    model: str = generation.DEFAULT_MODEL
+    model_params: dict[str, object] | None = field(default=None, hash=False)
+    """Sent as the JSON object ``model_params`` (404-mesh-v2's pipeline, texture, faces)."""
 
     def validate(self) -> None:
-        problem = input_problem(bool(self.prompt and self.prompt.strip()), bool(self.image))
+        has_prompt = bool(self.prompt and self.prompt.strip())
+        problem = (
+            input_problem(has_prompt, bool(self.image))
+            or generation.model_problem(self.model, has_prompt=has_prompt)
+            or generation.params_problem(self.model, self.model_params)
+            or (generation.seed_problem(self.seed) if self.seed is not None else None)
+        )
         if problem:
             raise GatewayError(problem)
+
+    def with_seed(self) -> GenerationRequest:
+        """This request with a seed of its own: a random one is drawn here, never left to
+        the gateway (which never says which it chose), so the result can be made again."""
+        if self.seed is not None and self.seed != generation.RANDOM_SEED:
+            return self
+        return dataclasses.replace(self, seed=generation.draw_seed())
+
+    @property
+    def result_format(self) -> str | None:
+        """The format the model dictates (GLB for meshes); None: the preference's."""
+        return generation.GLB_FORMAT if generation.is_mesh_model(self.model) else None
 
     @property
     def kind(self) -> str:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from .errors import GatewayError
+from .generation import encode_params
 from .journal import CANCELLED, SUBMITTED, JournalEntry, close_journal, open_journal
 from .models import GenerationRequest, JobSettings
 
@@ -62,6 +63,10 @@ def record_submitted(
         state=CANCELLED if cancelled else SUBMITTED,
         submitted_at=submitted_at,
     )
+    if request is not None:  # what "Generate Again" and the row need: seed, model, params
+        entry.model = request.model
+        entry.seed = request.seed if request.seed is not None else entry.seed
+        entry.model_params = encode_params(request.model_params) if request.model_params else ""
     try:
         saved = open_journal(settings.user_folder).record(entry)
     except _WRITE_ERRORS as exc:

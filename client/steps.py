@@ -57,12 +57,21 @@ def submit(client: GatewayClient, job: Job, policy: RetryPolicy, on_retry: OnRet
     request = job.request
     assert request is not None
 
+    model, params = request.model, request.model_params
+
     def send() -> str:
         if request.image:
             return client.add_image_task(
-                request.image, request.image_name, request.image_mime, request.seed
+                request.image,
+                request.image_name,
+                request.image_mime,
+                request.seed,
+                model=model,
+                model_params=params,
             )
-        return client.add_text_task((request.prompt or "").strip(), request.seed)
+        return client.add_text_task(
+            (request.prompt or "").strip(), request.seed, model=model, model_params=params
+        )
 
     try:
         return call_with_retry(

@@ -11,10 +11,12 @@ so the rows and their wording are tested in plain Python.
 from __future__ import annotations
 
 import enum
+import json
 import time
 from dataclasses import dataclass, field
 
-from .models import Phase
+from .generation import DEFAULT_MODEL, describe
+from .models import GenerationRequest, Phase
 
 WORKER_RESULTS = 3
 """Up to three gateway workers run each task."""
@@ -24,6 +26,8 @@ class RowState(enum.StrEnum):
     """Every state of a task row. A client phase keeps its value here."""
 
     SUBMITTING = Phase.SUBMITTING.value
+    WAITING_SLOT = Phase.WAITING_SLOT.value
+    """The account has no free slot: held here, sent when one of its tasks ends."""
     QUEUED = Phase.QUEUED.value
     IN_PROGRESS = Phase.IN_PROGRESS.value
     PARTIAL = Phase.PARTIAL.value
@@ -75,6 +79,7 @@ RESUME_LABELS = {
 
 _WORDS = {
     RowState.SUBMITTING: "Submitting",
+    RowState.WAITING_SLOT: "Waiting for a free slot",
     RowState.QUEUED: "Queued",
     RowState.IN_PROGRESS: "In progress",
     RowState.DOWNLOADING: "Downloading",
@@ -112,6 +117,22 @@ class TaskEntry:
     ended: float | None = None
     object_name: str = ""
     up_axis: str = "Y"
+    seed: int | None = None
+    """The seed the task was sent with (drawn by the add-on when the artist asked for random)."""
+    model: str = DEFAULT_MODEL
+    model_params: dict[str, object] | None = None
+    request: GenerationRequest | None = field(default=None, repr=False)
+    """What was sent (image bytes included): "Generate Again" sends it once more."""
+
+    @property
+    def settings_text(self) -> str:
+        """Model, seed and parameters on one line."""
+        return describe(self.model, self.seed, self.model_params)
+
+    @property
+    def can_generate_again(self) -> bool:
+        """A finished task whose request is known can be sent again, seed and all."""
+        return self.state is RowState.DONE and self.request is not None
 
     @property
     def finished(self) -> bool:
@@ -131,3 +152,27 @@ class TaskEntry:
         self.results = max(self.results, results)
         self.message = message
         self.state = RowState.of_phase(phase)
+
+
+def result_properties(entry: TaskEntry) -> dict[str, str | int | float]:
+    """The custom properties of a result object: what made it, never the key."""
+    properties: dict[str, str | int | float] = {
+        "task_id": entry.task_id,
+        "gateway": entry.host,
+        entry.kind: entry.label,
+        "model": entry.model,
+    }
+    if entry.seed is not None:
+        properties["seed"] = entry.seed
+    if entry.model_params:
+        properties["model_params"] = json.dumps(entry.model_params, sort_keys=True)
+    return properties
+
+
+def params_from_json(text: str) -> dict[str, object] | None:
+    """Model parameters journalled as JSON text (None when there are none)."""
+    try:
+        params = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return params if isinstance(params, dict) else None

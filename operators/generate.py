@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import bpy
 
-from .. import preferences, session
+from .. import model_choices, preferences, session
 from ..client.endpoints import host_of
 from ..client.errors import GatewayError
+from ..client.generation import RANDOM_SEED, model_problem, seed_problem
 from ..client.models import GenerationRequest, input_problem
 from ..client.prompts import prompt_problem
 from ..client.task_rows import RowState
@@ -37,13 +39,13 @@ def object_name_for(prompt: str, image_path: str) -> str:
 
 
 class GEN404_OT_generate(bpy.types.Operator):
-    """Generate a 3D Gaussian splat from a text prompt or an image with the 404.xyz gateway"""
+    """Generate a 3D Gaussian splat or mesh from a text prompt or an image with 404.xyz"""
 
     bl_idname = "gen404.generate"
     bl_label = "Generate Gaussian Splat (404 Gen)"
     bl_description = (
-        "Generate a 3D Gaussian splat from a text prompt or an image with the 404.xyz "
-        "gateway; it appears at the 3D cursor when ready"
+        "Generate a 3D Gaussian splat from a text prompt or an image, or a textured mesh "
+        "from an image, with the 404.xyz gateway; it appears at the 3D cursor when ready"
     )
     bl_options = {"REGISTER"}
 
@@ -56,8 +58,15 @@ class GEN404_OT_generate(bpy.types.Operator):
         subtype="FILE_PATH",
     )
     seed: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Seed", description="Random seed; -1 lets the gateway choose", default=-1
+        name="Seed",
+        description="The seed to generate with (a signed 32-bit integer); -1 draws a random "
+        "one, which the result records so it can be made again",
+        default=-1,
     )
+    model: model_choices.model_property()  # type: ignore[valid-type]
+    pipeline_type: model_choices.pipeline_property()  # type: ignore[valid-type]
+    texture_size: model_choices.texture_property()  # type: ignore[valid-type]
+    face_count: model_choices.faces_property()  # type: ignore[valid-type]
     wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Wait",
         description="Block until the object is in the scene (for scripts and background mode)",
@@ -78,6 +87,7 @@ class GEN404_OT_generate(bpy.types.Operator):
         if not self.prompt and not self.image_path:
             # From F3 or a menu: take the sidebar's input, or ask for a prompt.
             state = context.window_manager.gen404  # type: ignore[union-attr]
+            take_choices(self, state)
             if state.input_mode == "IMAGE" and state.image_path:
                 self.image_path = state.image_path
             elif state.input_mode == "TEXT" and state.prompt.strip():
@@ -90,6 +100,8 @@ class GEN404_OT_generate(bpy.types.Operator):
         layout = self.layout
         assert layout is not None
         layout.prop(self, "prompt")
+        layout.prop(self, "model")
+        layout.prop(self, "seed")
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         try:
@@ -117,18 +129,38 @@ class GEN404_OT_generate(bpy.types.Operator):
     def _request(self) -> tuple[GenerationRequest, str, str]:
         prompt, image_path = self.prompt.strip(), self.image_path.strip()
         # Checked before the image is read: the same rule GenerationRequest enforces.
-        problem = input_problem(bool(prompt), bool(image_path))
+        problem = input_problem(bool(prompt), bool(image_path)) or model_problem(
+            self.model, has_prompt=bool(prompt)
+        )
         if problem:
             raise GatewayError(problem)
-        seed = None if self.seed < 0 else self.seed
+        # -1 (the default): the add-on draws a seed and records it; any other value is sent.
+        seed = None if self.seed == RANDOM_SEED else self.seed
+        problem = seed_problem(self.seed)
+        if problem:
+            raise GatewayError(problem)
+        choices = {"model": self.model, "model_params": model_choices.model_params(self)}
         label = object_name_for(prompt, image_path)
         if prompt:
             problem = prompt_problem(prompt)
             if problem:
                 raise GatewayError(problem)
-            return GenerationRequest(prompt=prompt, seed=seed), label, "prompt"
+            return GenerationRequest(prompt=prompt, seed=seed, **choices), label, "prompt"
         upload = prepare_upload(image_path)
         request = GenerationRequest(
-            image=upload.data, image_name=upload.filename, image_mime=upload.mime, seed=seed
+            image=upload.data,
+            image_name=upload.filename,
+            image_mime=upload.mime,
+            seed=seed,
+            **choices,  # type: ignore[arg-type]
         )
         return request, label, "image"
+
+
+def take_choices(op: Any, state: Any) -> None:
+    """Copy the sidebar's model, parameters and seed onto the operator ``op``."""
+    op.model = state.model
+    op.pipeline_type = state.pipeline_type
+    op.texture_size = state.texture_size
+    op.face_count = state.face_count
+    op.seed = RANDOM_SEED if state.random_seed else state.seed

@@ -11,9 +11,11 @@ from typing import Any
 import bpy
 
 from .. import preferences, properties, session
+from ..client.generation import MESH_V2_MODEL, model_problem
 from ..client.prompts import MAX_LENGTH, MIN_LENGTH, prompt_problem
 from ..client.task_rows import RowState
 from ..image_upload import path_problem
+from ..operators.generate import take_choices
 from .text import draw_wrapped
 
 PROMPT_PLACEHOLDER = "Describe an object, e.g. mechanic robot"
@@ -61,6 +63,9 @@ def input_problem(state: Any) -> tuple[str | None, bool]:
     """Why Generate cannot take the sidebar's input yet, and whether that is an error
     (a bad prompt or path) rather than a hint (nothing typed yet); (None, False) if it can."""
     if state.input_mode == "TEXT":
+        problem = model_problem(state.model, has_prompt=True)
+        if problem:
+            return problem, True
         if not state.prompt.strip():
             return f"Type a prompt ({MIN_LENGTH} to {MAX_LENGTH} characters) to generate", False
         return prompt_problem(state.prompt), True
@@ -91,6 +96,7 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
             icon_id = properties.image_preview_id(bpy.path.abspath(state.image_path))
             if icon_id:
                 layout.template_icon(icon_value=icon_id, scale=6.0)
+        draw_choices(layout, state)
         problem, is_error = input_problem(state)
         if problem and is_error:
             draw_wrapped(layout, problem, width, icon="ERROR", alert=True)
@@ -103,8 +109,25 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
             op.prompt = state.prompt
         else:
             op.image_path = state.image_path
+        take_choices(op, state)
         if ready and problem and not is_error:
             layout.label(text=problem, icon="INFO")
+
+
+def draw_choices(layout: Any, state: Any) -> None:
+    """The model, 404-mesh-v2's parameters, and the seed."""
+    layout.prop(state, "model", text="")
+    if state.model == MESH_V2_MODEL:
+        box = layout.box()
+        box.prop(state, "pipeline_type")
+        box.prop(state, "texture_size")
+        box.prop(state, "face_count")
+    row = layout.row(align=True)
+    row.prop(state, "random_seed", text="", icon="FILE_REFRESH" if state.random_seed else "LOCKED")
+    if state.random_seed:
+        row.label(text="Random seed (recorded with the result)")
+    else:
+        row.prop(state, "seed")
 
 
 def draw_task(layout: Any, entry: Any, now: float, width: int) -> None:
@@ -122,7 +145,11 @@ def draw_task(layout: Any, entry: Any, now: float, width: int) -> None:
             "gen404.resume_task", text=entry.state.resume_label, icon="RECOVER_LAST"
         )
         resume.job_id = entry.job_id
+    box.label(text=entry.settings_text)
     draw_wrapped(box, entry.status_text(), width, alert=entry.state is RowState.FAILED)
+    if entry.can_generate_again:
+        again = box.operator("gen404.generate_again", text="Generate Again", icon="FILE_REFRESH")
+        again.job_id = entry.job_id
     if entry.state in DETAILS_STATES:
         details = box.operator("gen404.task_details", text="Details", icon="INFO")
         details.job_id = entry.job_id

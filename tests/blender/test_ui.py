@@ -279,3 +279,55 @@ def test_disable_and_enable_again(gateway, clean_scene) -> None:
     addon_utils.enable(ADDON_MODULE, default_set=True)
     assert hasattr(bpy.types, "VIEW3D_PT_gen404")
     assert addon_session() is not session and addon_session().entries == {}
+
+
+def test_sidebar_offers_the_models_their_parameters_and_the_seed(
+    addon, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("GEN404_API_KEY", SIM_API_KEY)
+    state = bpy.context.window_manager.gen404
+    state.input_mode, state.prompt, state.model = "TEXT", "a small robot", "404-3dgs"
+    log = draw(bpy.types.VIEW3D_PT_gen404)
+    props = {entry[1] for entry in log if entry[0] == "prop"}
+    assert {"model", "random_seed"} <= props and "pipeline_type" not in props
+    assert "seed" not in props  # random: the add-on draws one and records it
+
+    state.model, state.random_seed, state.seed = "404-mesh-v2", False, 12
+    log = draw(bpy.types.VIEW3D_PT_gen404)
+    props = {entry[1] for entry in log if entry[0] == "prop"}
+    assert {"pipeline_type", "texture_size", "face_count", "seed"} <= props
+    # Text with a mesh model: refused here already, with the reason.
+    assert any("images only" in entry[1] for entry in log if entry[0] == "alert")
+    assert operators_in(log)["gen404.generate"][2].enabled is False
+
+    from tests.simulator.images import png_bytes
+
+    image = tmp_path / "photo.png"
+    image.write_bytes(png_bytes(32, 32))
+    state.input_mode, state.image_path = "IMAGE", str(image)
+    generate = operators_in(draw(bpy.types.VIEW3D_PT_gen404))["gen404.generate"]
+    assert generate[2].enabled is True
+    op = generate[3]
+    assert (op.model, op.seed, op.pipeline_type, op.face_count) == (
+        "404-mesh-v2",
+        12,
+        state.pipeline_type,
+        state.face_count,
+    )
+    state.input_mode, state.model, state.random_seed = "TEXT", "404-3dgs", True
+
+
+def test_a_finished_row_offers_generate_again_with_its_seed(addon) -> None:
+    rows, session = addon_module("client.task_rows"), addon_session()
+    models = addon_module("client.models")
+    request = models.GenerationRequest(prompt="a small robot", seed=99)
+    row = rows.TaskEntry("again-row", "a small robot", "prompt", "h", seed=99, request=request)
+    row.state = rows.RowState.DONE
+    session.entries[row.job_id] = row
+    try:
+        log = draw(bpy.types.VIEW3D_PT_gen404_tasks)
+        again = operators_in(log)["gen404.generate_again"]
+        assert again[3].job_id == "again-row" and again[4] == "Generate Again"
+        assert ("label", "404-3dgs · seed 99") in log
+    finally:
+        del session.entries[row.job_id]

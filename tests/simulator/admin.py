@@ -46,6 +46,7 @@ def handle_admin(req: Request, state: SimState) -> Response:
                 stage_seconds=body.get("stage_seconds"),
                 result_ttl_s=body.get("result_ttl_s"),
                 api_keys=body.get("api_keys"),
+                max_concurrent=body.get("max_concurrent"),
             )
         elif action == "advance":
             state.advance(float(body["seconds"]))

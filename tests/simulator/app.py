@@ -153,6 +153,7 @@ class GatewayApp:
             req.http_version,
             task_id=req.param("id"),
             client=f"{client[0]}:{client[1]}" if client else "",
+            origin=req.headers.get("x-client-origin"),
         )
         fault = self.state.take_fault(req.path)
         if fault is None:

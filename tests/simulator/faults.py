@@ -36,6 +36,36 @@ def queue_full() -> Fault:
     return Fault(status=503, body=b"Service unavailable: Task queue is full")
 
 
+def _account(status: int, kind: str, message: str) -> Fault:
+    body = json.dumps({"error": kind, "message": message}).encode()
+    return Fault(status=status, body=body, headers=JSON)
+
+
+def login_required() -> Fault:
+    """401: the account must log in (JSON ``login_required``)."""
+    return _account(401, "login_required", "Please log in to continue")
+
+
+def insufficient_balance() -> Fault:
+    """402: out of balance (JSON ``insufficient_balance``)."""
+    return _account(402, "insufficient_balance", "Insufficient balance for this task")
+
+
+def concurrent_limit() -> Fault:
+    """429: the account runs too many tasks at once (also: ``sim.set_max_concurrent``)."""
+    return _account(429, "concurrent_limit", "Too many concurrent tasks for this account")
+
+
+def daily_limit() -> Fault:
+    """429: no more tasks today."""
+    return _account(429, "daily_limit", "Daily task limit reached")
+
+
+def pricing_unavailable() -> Fault:
+    """503: the gateway has not loaded its prices."""
+    return _account(503, "pricing_unavailable", "Pricing is temporarily unavailable")
+
+
 def html_error_page(status: int = 502) -> Fault:
     """A proxy's HTML error page instead of the gateway's answer."""
     page = (
@@ -87,6 +117,11 @@ RECIPES = {
     "too_many_requests": too_many_requests,
     "server_error": server_error,
     "queue_full": queue_full,
+    "login_required": login_required,
+    "insufficient_balance": insufficient_balance,
+    "concurrent_limit": concurrent_limit,
+    "daily_limit": daily_limit,
+    "pricing_unavailable": pricing_unavailable,
     "html_error_page": html_error_page,
     "invalid_json": invalid_json,
     "unknown_status": unknown_status,

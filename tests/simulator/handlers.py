@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .figure import result_spz_bytes
 from .images import ImageError, check_image
 from .multipart import MultipartError, header_params, parse_multipart
+from .results import seeded_glb, seeded_ply
 from .state import SimState
 
 MIB = 1024 * 1024
@@ -30,7 +31,9 @@ class Limits:
     prompt_min: int = 3
     prompt_max: int = 384
     prompt_pattern: str = r"^[A-Za-z0-9 .,'():;/?!+%-]+$"
-    models: tuple[str, ...] = ("404-3dgs",)
+    models: tuple[str, ...] = ("404-3dgs", "404-mesh", "404-mesh-v2")
+    image_only_models: tuple[str, ...] = ("404-mesh", "404-mesh-v2")
+    max_model_params_bytes: int = 1024
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,20 @@ class _AddTask:
     image: bytes | None = None
     seed: int | None = None
     model: str | None = None
+    model_params: str | None = None
+    """Compact JSON of the object sent."""
+
+
+def _model_params(raw: object) -> str:
+    """``model_params`` as compact JSON: an object (in multipart, a JSON string of one)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise Rejected(bad_request("Invalid model_params: not JSON")) from None
+    if not isinstance(raw, dict):
+        raise Rejected(bad_request("Invalid model_params: expected a JSON object"))
+    return json.dumps(raw, separators=(",", ":"), sort_keys=True)
 
 
 def _parse_add_task(req: Request) -> _AddTask:
@@ -138,10 +155,12 @@ def _parse_add_task(req: Request) -> _AddTask:
         for part in parts:
             if part.name == "image":
                 out.image = part.data
-            elif part.name in ("prompt", "model", "seed"):
+            elif part.name in ("prompt", "model", "seed", "model_params"):
                 value = part.data.decode("utf-8", "replace")
                 if part.name == "seed":
                     out.seed = _seed(value)
+                elif part.name == "model_params":
+                    out.model_params = _model_params(value)
                 else:
                     setattr(out, part.name, value)
         return out
@@ -158,8 +177,12 @@ def _parse_add_task(req: Request) -> _AddTask:
             raise Rejected(bad_request(f"invalid type for `{name}`: expected a string"))
         texts[name] = raw
     seed = payload.get("seed")
+    params = payload.get("model_params")
     return _AddTask(
-        prompt=texts["prompt"], model=texts["model"], seed=None if seed is None else _seed(seed)
+        prompt=texts["prompt"],
+        model=texts["model"],
+        seed=None if seed is None else _seed(seed),
+        model_params=None if params is None else _model_params(params),
     )
 
 
@@ -206,6 +229,10 @@ def add_task(req: Request, state: SimState, limits: Limits, result: bytes) -> Re
                 "message": f"Unknown model '{model}'. Available models: {list(limits.models)}",
             },
         )
+    if has_prompt and model in limits.image_only_models:
+        return bad_request(f"Model {model} requires an image; text prompts are not supported")
+    if task.model_params and len(task.model_params) > limits.max_model_params_bytes:
+        return bad_request(f"model_params too large: at most {limits.max_model_params_bytes} bytes")
     if task.image:
         try:
             check_image(
@@ -220,7 +247,17 @@ def add_task(req: Request, state: SimState, limits: Limits, result: bytes) -> Re
         seed=task.seed,
         model=model,
         http_version=req.http_version,
+        model_params=task.model_params,
+        origin=req.headers.get("x-client-origin"),
     )
+    if created is None:
+        return json_response(
+            429,
+            {
+                "error": "concurrent_limit",
+                "message": "Too many concurrent tasks for this account: wait for one to finish",
+            },
+        )
     return json_response(200, {"id": created.id})
 
 
@@ -260,6 +297,10 @@ def get_result(req: Request, state: SimState, limits: Limits, result: bytes) -> 
             f"No successful results found for task ID {task_id}. "
             f"Failure reason: {task.failure_reason}",
         )
+    if task.model in limits.image_only_models:  # a mesh: its GLB, whatever was asked
+        disposition = 'attachment; filename="result.glb"'
+        glb = seeded_glb(state.result_glb, task.seed)
+        return Response(200, glb, "model/gltf-binary", [("content-disposition", disposition)])
     if not wants_ply:
         # The default: 404's zstd SPZ of the same result.
         disposition = 'attachment; filename="result.spz"'
@@ -267,6 +308,7 @@ def get_result(req: Request, state: SimState, limits: Limits, result: bytes) -> 
         return Response(
             200, spz, "application/octet-stream", [("content-disposition", disposition)]
         )
+    result = seeded_ply(result, task.seed)  # same seed, same bytes; other seeds differ
     if (req.param("all") or "").lower() == "true":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:

@@ -259,6 +259,14 @@ class GatewaySimulator:
         """Stage length for tasks created from now on; ``math.inf`` = NoResult forever."""
         self.state.configure(stage_seconds=seconds)
 
+    def set_result_glb(self, glb: bytes) -> None:
+        """What the mesh models return from now on (each task's copy carries its seed)."""
+        self.state.result_glb = glb
+
+    def set_max_concurrent(self, count: int) -> None:
+        """Tasks the account may run at once (0: no limit); more get 429 concurrent_limit."""
+        self.state.configure(max_concurrent=count)
+
     def fail_next(self, reason: str = "Task timed out", count: int = 1) -> None:
         self.state.fail_next(reason, count)
 

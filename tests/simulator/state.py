@@ -6,12 +6,15 @@ while hypercorn serves the same object from its own thread.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from .results import tiny_glb
 
 SIM_API_KEY = "5e1a7c2e-4b0d-4f3a-9c61-0d2b8e4f7a10"
 """The key the simulator accepts unless told otherwise."""
@@ -68,6 +71,9 @@ class Task:
     stage_seconds: float
     kind: str
     failure_reason: str | None = None
+    seed: int = 0
+    """The seed it runs with: the one sent, or one the gateway chose (and never tells)."""
+    model: str = "404-3dgs"
 
     def stage(self, now: float) -> int:
         if self.stage_seconds <= 0:
@@ -90,6 +96,10 @@ class Task:
     def successes(self, now: float) -> int:
         return 0 if self.failure_reason is not None else int(self.stage(now) >= 2)
 
+    def running(self, now: float) -> bool:
+        """Still taking one of the account's slots."""
+        return self.stage(now) < STAGES and not (self.failure_reason and self.stage(now) >= 2)
+
 
 @dataclass(frozen=True)
 class AddTaskRecord:
@@ -102,6 +112,10 @@ class AddTaskRecord:
     seed: int | None
     model: str
     http_version: str
+    model_params: str | None = None
+    """The ``model_params`` object as compact JSON, when sent."""
+    origin: str | None = None
+    """The ``x-client-origin`` header."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,8 @@ class Stats:
     http_versions: list[tuple[str, str]]
     add_task_log: list[AddTaskRecord]
     request_log: list[RequestRecord] = field(default_factory=list)
+    origins: list[tuple[str, str | None]] = field(default_factory=list)
+    """(path, ``x-client-origin``) of every gateway request, in order."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -131,6 +147,7 @@ class Stats:
             "http_versions": [list(p) for p in self.http_versions],
             "add_task_log": [r.__dict__ for r in self.add_task_log],
             "request_log": [r.__dict__ for r in self.request_log],
+            "origins": [list(p) for p in self.origins],
         }
 
     def requests_for(self, path: str, task_id: str) -> list[RequestRecord]:
@@ -144,6 +161,8 @@ class Settings:
     api_keys: frozenset[str]
     stage_seconds: float
     result_ttl_s: float
+    max_concurrent: int = 0
+    """Tasks the account may run at once (0: no limit); more get 429 concurrent_limit."""
 
 
 class SimState:
@@ -160,6 +179,8 @@ class SimState:
         self.clock = clock
         self._lock = threading.Lock()
         self._defaults = Settings(frozenset(api_keys), stage_seconds, result_ttl_s)
+        self.result_glb = tiny_glb()
+        """What the mesh models return (seeded per task); kept across ``reset``."""
         self.reset()
 
     # -- control ---------------------------------------------------------------
@@ -175,6 +196,7 @@ class SimState:
             self._connections = 0
             self._requests: Counter[str] = Counter()
             self._versions: list[tuple[str, str]] = []
+            self._origins: list[tuple[str, str | None]] = []
             self._add_log: list[AddTaskRecord] = []
             self._request_log: list[RequestRecord] = []
 
@@ -184,9 +206,12 @@ class SimState:
         stage_seconds: float | None = None,
         result_ttl_s: float | None = None,
         api_keys: Iterable[str] | None = None,
+        max_concurrent: int | None = None,
     ) -> None:
         """Change settings for tasks created from now on (and the key check)."""
         with self._lock:
+            if max_concurrent is not None:
+                self.settings.max_concurrent = int(max_concurrent)
             if stage_seconds is not None:
                 self.settings.stage_seconds = float(stage_seconds)
             if result_ttl_s is not None:
@@ -243,13 +268,19 @@ class SimState:
             self._connections += 1
 
     def count_request(
-        self, path: str, http_version: str, task_id: str | None = None, client: str = ""
+        self,
+        path: str,
+        http_version: str,
+        task_id: str | None = None,
+        client: str = "",
+        origin: str | None = None,
     ) -> None:
         with self._lock:
             self._requests[path] += 1
             self._versions.append((path, http_version))
             task = task_id.strip().lower() if task_id else None
             self._request_log.append(RequestRecord(path, task, client))
+            self._origins.append((path, origin))
 
     def stats(self) -> Stats:
         with self._lock:
@@ -259,6 +290,7 @@ class SimState:
                 list(self._versions),
                 list(self._add_log),
                 list(self._request_log),
+                list(self._origins),
             )
 
     # -- tasks -----------------------------------------------------------------
@@ -278,18 +310,37 @@ class SimState:
         seed: int | None,
         model: str,
         http_version: str,
-    ) -> Task:
+        model_params: str | None = None,
+        origin: str | None = None,
+    ) -> Task | None:
+        """The new task, or None when the account already runs ``max_concurrent``."""
         with self._lock:
+            now = self.now()
+            limit = self.settings.max_concurrent
+            if limit and sum(t.running(now) for t in self._tasks.values()) >= limit:
+                return None
             task = Task(
                 id=str(uuid.uuid4()),
-                created=self.now(),
+                created=now,
                 stage_seconds=self.settings.stage_seconds,
                 kind=kind,
                 failure_reason=self._fail_next.popleft() if self._fail_next else None,
+                seed=seed if seed is not None and seed != -1 else random.randrange(2**31),
+                model=model,
             )
             self._tasks[task.id] = task
             self._add_log.append(
-                AddTaskRecord(task.id, kind, prompt, image_bytes, seed, model, http_version)
+                AddTaskRecord(
+                    task.id,
+                    kind,
+                    prompt,
+                    image_bytes,
+                    seed,
+                    model,
+                    http_version,
+                    model_params,
+                    origin,
+                )
             )
             return task
 

@@ -408,8 +408,8 @@ def test_deadline_with_unknown_task_id(sim: GatewaySimulator) -> None:
     """A gateway that forgot the task reports NoResult forever: only the deadline ends it."""
 
     class ForgetfulClient(GatewayClient):
-        def add_text_task(self, prompt: str, seed: int | None = None) -> str:
-            super().add_text_task(prompt, seed)
+        def add_text_task(self, prompt: str, seed: int | None = None, **options: object) -> str:
+            super().add_text_task(prompt, seed, **options)  # type: ignore[arg-type]
             return UNKNOWN_ID
 
     def factory(s: JobSettings) -> GatewayClient:

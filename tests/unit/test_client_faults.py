@@ -325,13 +325,12 @@ def test_add_task_timeout_is_not_sent_again(
 @pytest.mark.parametrize(
     ("fault", "words"),
     [
-        (F.queue_full(), "busy"),
         (F.too_many_requests(retry_after="1"), "wait 1 s"),
         (F.Fault(status=402, body=b'{"error":"insufficient_balance","message":"Low"}'), "top"),
         (F.Fault(status=401, body=b"Unauthorized request: Invalid API key"), "check it"),
         (F.Fault(status=400, body=b"Bad request: Prompt is too long"), "Prompt is too long"),
     ],
-    ids=["503", "429", "402", "401", "400"],
+    ids=["429", "402", "401", "400"],
 )
 def test_add_task_refusals_are_final(
     sim: GatewaySimulator, runner: JobRunner, waits: Waits, fault: F.Fault, words: str

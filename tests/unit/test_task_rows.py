@@ -37,6 +37,7 @@ def test_the_wording_of_each_state() -> None:
     words = {state: status_text(state, 2, "no key") for state in RowState}
     assert words == {
         RowState.SUBMITTING: "Submitting",
+        RowState.WAITING_SLOT: "Waiting for a free slot",
         RowState.QUEUED: "Queued",
         RowState.IN_PROGRESS: "In progress",
         RowState.PARTIAL: f"2 of {WORKER_RESULTS} results",
