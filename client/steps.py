@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .cache import ResultCache
 from .downloads import download_result
-from .errors import Cancelled, GatewayError, TaskDeadlineError
+from .errors import Cancelled, GatewayError, TaskDeadlineError, TaskOver
 from .gateway import GatewayClient
 from .models import GenerationRequest, JobSettings, Phase, phase_of, progress_message
 from .retry import RetryPolicy, call_with_retry
@@ -22,6 +22,10 @@ from .status import GatewayState, TaskStatus
 
 DOWNLOAD_GRACE_S = 60.0
 """A result found just before the deadline may still be fetched this long after it."""
+
+LAST_POLL_S = 5.0
+"""The poll that finds the deadline passed (and reports the task's last state) gets
+this long, however little of the job's time is left."""
 
 OnRetry = Callable[[GatewayError, float], None]
 Emit = Callable[[Phase, int, str], object]
@@ -58,11 +62,18 @@ def submit(client: GatewayClient, job: Job, policy: RetryPolicy, on_retry: OnRet
     assert request is not None
 
     def send() -> str:
+        cancel, deadline = job.cancel, job.deadline
         if request.image:
             return client.add_image_task(
-                request.image, request.image_name, request.image_mime, request.seed
+                request.image,
+                request.image_name,
+                request.image_mime,
+                request.seed,
+                cancel=cancel,
+                deadline=deadline,
             )
-        return client.add_text_task((request.prompt or "").strip(), request.seed)
+        prompt = (request.prompt or "").strip()
+        return client.add_text_task(prompt, request.seed, cancel=cancel, deadline=deadline)
 
     try:
         return call_with_retry(
@@ -98,7 +109,11 @@ def poll(
     last: tuple[GatewayState, int] | None = None
     while True:
         status = call_with_retry(
-            lambda: client.get_status(task_id),
+            lambda: client.get_status(
+                task_id,
+                cancel=job.cancel,
+                deadline=max(job.deadline, time.monotonic() + LAST_POLL_S),
+            ),
             policy=policy,
             cancel=job.cancel,
             deadline=job.deadline,
@@ -106,7 +121,7 @@ def poll(
         )
         check_cancel(job)
         if status.state is GatewayState.FAILURE:
-            raise GatewayError(
+            raise TaskOver(
                 f"The gateway could not generate this: {status.reason}. Generate again; "
                 "if it fails again, try a simpler prompt or image, or later."
             )
@@ -147,6 +162,7 @@ def download(
     """The result into ``cache``, retried on passing faults (a little past the deadline)."""
     settings = job.settings
     task_id = job.task_id or ""
+    deadline = max(job.deadline, time.monotonic() + DOWNLOAD_GRACE_S)
     return call_with_retry(
         lambda: download_result(
             client,
@@ -155,6 +171,7 @@ def download(
             cache,
             max_bytes=settings.max_download_bytes,
             cancel=job.cancel,
+            deadline=deadline,
         ),
         policy=policy,
         cancel=job.cancel,
