@@ -89,12 +89,16 @@ def _run_case(case: str) -> dict[str, object]:
                 job = runner._jobs[job_id]
                 while job.phase is not Phase.DOWNLOADING:
                     time.sleep(0.01)
-                time.sleep(0.5)
+                time.sleep(float(os.environ.get("BENCH_CANCEL_AFTER_S", "0.5")))
                 start = time.monotonic()
                 runner.cancel(job_id)
                 assert job.thread is not None
                 job.thread.join(60)
-                outcome = "worker ended" if not job.thread.is_alive() else "worker still running"
+                seen = []
+                while not runner.events.empty():
+                    seen.append(runner.events.get().phase.value)
+                ended = "worker ended" if not job.thread.is_alive() else "worker still running"
+                outcome = f"{ended}; phases {' > '.join(dict.fromkeys(seen))}"
                 runner.shutdown()
     except BaseException as exc:  # what escapes is the finding
         outcome = f"{type(exc).__name__}: {str(exc)[:90]}"
