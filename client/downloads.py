@@ -25,8 +25,10 @@ def download_result(
     *,
     max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     cancel: threading.Event | None = None,
+    deadline: float | None = None,
 ) -> Path:
-    """Download the task's result into ``cache``; returns the cached file."""
+    """Download the task's result into ``cache``; returns the cached file. Cancelled
+    within about a second of ``cancel``; ends by ``deadline`` (time.monotonic())."""
     cache.path_for(task_id, fmt)  # the id and format are checked before any request
     try:
         tmp, handle = cache.new_partial()
@@ -35,10 +37,11 @@ def download_result(
             f"Cannot write downloads into {cache.folder} ({exc.strerror or exc}): "
             "check that the folder is writable and the disk has space."
         ) from exc
-    stop = cancel.is_set if cancel is not None else (lambda: False)
     try:
         with handle:
-            client.stream_result(task_id, fmt, handle, max_bytes=max_bytes, should_stop=stop)
+            client.stream_result(
+                task_id, fmt, handle, max_bytes=max_bytes, cancel=cancel, deadline=deadline
+            )
             handle.flush()
             os.fsync(handle.fileno())
         return cache.put_from_temp(tmp, task_id, fmt)

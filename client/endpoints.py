@@ -18,6 +18,7 @@ REGIONS: dict[str, tuple[str, str]] = {
 
 CUSTOM_REGION = "CUSTOM"
 ENV_GATEWAY_URL = "GEN404_GATEWAY_URL"
+
 ENV_API_KEY = "GEN404_API_KEY"
 
 
@@ -89,6 +90,22 @@ def host_of(url: str) -> str:
         return "?"
     host = parts.hostname or "?"
     return f"{host}:{port}" if port is not None else host
+
+
+KEY_EXAMPLE = "123e4567-e89b-12d3-a456-426614174000"
+
+
+def key_problem(api_key: str) -> str | None:
+    """Why ``api_key`` cannot be sent (never quoting it); None when it looks right."""
+    key = api_key.strip()
+    if not key:
+        return f"No API key is set: enter it in {PREFS_HINT} (or set GEN404_API_KEY)."
+    if not is_uuid(key):
+        return (
+            f"The API key is not valid: a 404 key looks like {KEY_EXAMPLE} (36 characters). "
+            f"Copy it again from your 404 account into {PREFS_HINT}."
+        )
+    return None
 
 
 def is_uuid(s: str) -> bool:

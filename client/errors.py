@@ -13,6 +13,7 @@ import re
 import time
 
 PREFS_HINT = "Preferences → Add-ons → 404 Gen"
+ENV_HINT = f"{PREFS_HINT} (or GEN404_GATEWAY_URL)"
 MESSAGE_LIMIT = 300
 
 
@@ -46,7 +47,13 @@ class GatewayError(Exception):
         return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
 
 
-class TaskDeadlineError(GatewayError):
+class TaskOver(GatewayError):
+    """The task can come to nothing more: the gateway reported it failed or has no
+    result for it, or its result cannot be read. Only this ends a submitted task as
+    failed in the journal; any other fault leaves it to resume."""
+
+
+class TaskDeadlineError(TaskOver):
     """The task did not finish within the add-on's own deadline (the gateway never says)."""
 
 
@@ -59,18 +66,31 @@ def is_retryable_status(status: int) -> bool:
     return status in (408, 429) or (500 <= status < 600 and status not in (501, 505))
 
 
+def _key_pattern(secret: str) -> re.Pattern[str]:
+    """``secret`` in any case; a UUID key also without its hyphens."""
+    forms = {secret.strip()}
+    if len(secret.strip()) == 36 and secret.count("-") == 4:
+        forms.add(secret.strip().replace("-", ""))
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.I)
+
+
 def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` masked."""
-    return text.replace(secret, "<api key>") if secret else text
+    """``text`` with every occurrence of ``secret`` masked, whatever its case.
+
+    Mask before cutting a text short: a cut can leave part of a key nothing matches."""
+    if not secret or not secret.strip():
+        return text
+    return _key_pattern(secret).sub("<api key>", text)
 
 
-def server_message(body: bytes, content_type: str = "") -> str:
-    """The server's own words: JSON ``message``, else the text (HTML tags dropped), trimmed."""
+def server_message(body: bytes, content_type: str = "", *, secret: str = "") -> str:
+    """The server's own words: JSON ``message``, else the text (HTML tags dropped), with
+    ``secret`` masked, then trimmed."""
     text = body.decode("utf-8", "replace").strip()
     if "json" in content_type or text.startswith("{"):
         try:
             payload = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
             payload = None
         if isinstance(payload, dict):
             found = payload.get("message") or payload.get("error")
@@ -79,7 +99,7 @@ def server_message(body: bytes, content_type: str = "") -> str:
     if "html" in content_type or text.startswith("<"):
         text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
         text = re.sub(r"<[^>]+>", " ", text)
-    text = " ".join(text.split())
+    text = redact(" ".join(text.split()), secret)
     if len(text) > MESSAGE_LIMIT:
         text = text[: MESSAGE_LIMIT - 1].rstrip() + "…"
     return text
@@ -108,7 +128,7 @@ def error_from_response(
     secret: str = "",
 ) -> GatewayError:
     """The GatewayError for a non-200 answer, keeping the server's message."""
-    msg = redact(server_message(body, content_type), secret)
+    msg = server_message(body, content_type, secret=secret)
     if not msg:
         try:
             msg = http.HTTPStatus(status).phrase
@@ -145,6 +165,5 @@ def error_from_response(
         text = f"The gateway had a problem (HTTP {status}: {msg}): try again later."
     else:
         text = f"The gateway answered HTTP {status}: {msg}"
-    return GatewayError(
-        text, status_code=status, retry_after=wait, retryable=is_retryable_status(status)
-    )
+    kind = TaskOver if status == 404 else GatewayError
+    return kind(text, status_code=status, retry_after=wait, retryable=is_retryable_status(status))

@@ -7,27 +7,39 @@ thread. Every failure surfaces as a GatewayError whose message a user can act on
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import io
+import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, BinaryIO
 
 import httpx
 
-from .endpoints import host_of, is_uuid, validate_base_url
-from .errors import PREFS_HINT, Cancelled, GatewayError, error_from_response, redact, server_message
-from .generation import GLB_FORMAT, encode_params
+from .answers import (
+    body_pieces,
+    cut_short,
+    failures,
+    json_answer,
+    read_body,
+    status_error,
+    too_large,
+)
+from .endpoints import host_of, is_uuid, key_problem, validate_base_url
+from .errors import Cancelled, GatewayError
+from .generation import encode_params, result_params, task_options
 from .limits import account_error
 from .logredact import protect
-from .models import RESULT_FORMATS
+from .models import DEFAULT_MAX_DOWNLOAD_BYTES, RESULT_FORMATS
 from .status import TaskStatus, parse_status
 from .transport import (
     TURN_WAIT_TIMEOUTS,
     ConnectionTurns,
-    H2Error,
     content_length,
-    size_text,
+    http_client,
     ssl_context,
     transport_error,
+    turn_of,
 )
 
 __all__ = ["RESULT_FORMATS", "GatewayClient", "key_problem", "ssl_context"]
@@ -39,21 +51,13 @@ MAX_CONNECTIONS = 8
 """HTTP/2 multiplexes every job over one connection; HTTP/1.1 gets this small pool."""
 ERROR_BODY_LIMIT = 64 * 1024
 """Bytes of an error answer worth reading: enough for any message, bounded for any server."""
-CHUNK_BYTES = 256 * 1024
-KEY_EXAMPLE = "123e4567-e89b-12d3-a456-426614174000"
-
-
-def key_problem(api_key: str) -> str | None:
-    """Why ``api_key`` cannot be sent (never quoting it); None when it looks right."""
-    key = api_key.strip()
-    if not key:
-        return f"No API key is set: enter it in {PREFS_HINT} (or set GEN404_API_KEY)."
-    if not is_uuid(key):
-        return (
-            f"The API key is not valid: a 404 key looks like {KEY_EXAMPLE} (36 characters). "
-            f"Copy it again from your 404 account into {PREFS_HINT}."
-        )
-    return None
+ANSWER_LIMIT = 64 * 1024
+"""Largest JSON answer (add_task, get_status) taken, counted after any unpacking: the
+real ones are under 200 bytes."""
+UPLOAD_TIMEOUTS = 3
+"""add_task gets this many network timeouts in all (connect, upload, answer); a status
+call gets one; a download the job's time (DOWNLOAD_BUDGET_S without a job)."""
+DOWNLOAD_BUDGET_S = 600.0
 
 
 class GatewayClient:
@@ -67,22 +71,8 @@ class GatewayClient:
         self.timeout = timeout
         self._api_key = api_key.strip()
         protect(self._api_key)
-        options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "timeout": httpx.Timeout(timeout),
-            "trust_env": True,
-            "verify": ssl_context(),
-            "headers": {"user-agent": USER_AGENT, "x-client-origin": CLIENT_ORIGIN},
-            "follow_redirects": False,
-            "limits": httpx.Limits(
-                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-            ),
-        }
-        try:
-            self._http = httpx.Client(http2=http2, **options)
-        except ImportError:  # no h2 package: HTTP/1.1 works just as well
-            self._http = httpx.Client(http2=False, **options)
-            http2 = False
+        headers = {"user-agent": USER_AGENT, "x-client-origin": CLIENT_ORIGIN}
+        self._http, http2 = http_client(self.base_url, timeout, http2, headers, MAX_CONNECTIONS)
         # Requests on a shared HTTP/2 connection take turns (see ConnectionTurns);
         # HTTP/1.1 gives each request a connection of its own.
         self._turns = ConnectionTurns() if http2 else None
@@ -91,6 +81,9 @@ class GatewayClient:
         return f"GatewayClient({self.base_url!r})"
 
     # -- the gateway calls -----------------------------------------------------
+    # Each call takes the job's ``cancel`` event and ``deadline`` (time.monotonic()):
+    # the request ends within its own time (see UPLOAD_TIMEOUTS) and the job's,
+    # and within about a second of ``cancel`` being set (Cancelled is raised).
     def add_text_task(
         self,
         prompt: str,
@@ -98,14 +91,25 @@ class GatewayClient:
         *,
         model: str | None = None,
         model_params: dict[str, object] | None = None,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
     ) -> str:
         """Submit a text→3D task; returns the gateway's task id."""
         body: dict[str, object] = {"prompt": prompt}
         if seed is not None:
             body["seed"] = seed
         body.update(task_options(model, model_params))
-        response = self._send("POST", "/add_task", "submitting the prompt", auth=True, json=body)
-        return self._task_id(response)
+        response, answer = self._send(
+            "POST",
+            "/add_task",
+            "submitting the prompt",
+            auth=True,
+            budget=UPLOAD_TIMEOUTS * self.timeout,
+            cancel=cancel,
+            deadline=deadline,
+            json=body,
+        )
+        return self._task_id(response, answer)
 
     def add_image_task(
         self,
@@ -116,6 +120,8 @@ class GatewayClient:
         *,
         model: str | None = None,
         model_params: dict[str, object] | None = None,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
     ) -> str:
         """Submit an image→3D task (multipart field ``image``); returns the task id."""
         if not image:
@@ -124,47 +130,55 @@ class GatewayClient:
         data = {"seed": str(seed)} if seed is not None else {}
         for name, value in task_options(model, model_params).items():  # multipart: text
             data[name] = value if isinstance(value, str) else encode_params(value)  # type: ignore[arg-type]
-        response = self._send(
-            "POST", "/add_task", "uploading the image", auth=True, files=files, data=data
+        response, answer = self._send(
+            "POST",
+            "/add_task",
+            "uploading the image",
+            auth=True,
+            budget=UPLOAD_TIMEOUTS * self.timeout,
+            cancel=cancel,
+            deadline=deadline,
+            files=files,
+            data=data,
         )
-        return self._task_id(response)
+        return self._task_id(response, answer)
 
-    def get_status(self, task_id: str) -> TaskStatus:
+    def get_status(
+        self,
+        task_id: str,
+        *,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
+    ) -> TaskStatus:
         """The task's current state (the gateway needs no key for this)."""
         self._check_task_id(task_id)
-        response = self._send(
-            "GET", "/get_status", "asking for the task status", params={"id": task_id}
+        response, answer = self._send(
+            "GET",
+            "/get_status",
+            "asking for the task status",
+            budget=self.timeout,
+            cancel=cancel,
+            deadline=deadline,
+            params={"id": task_id},
         )
-        return parse_status(self._json(response, retryable=True))
+        return parse_status(self._json(response, answer, retryable=True), secret=self._api_key)
 
-    def get_result(self, task_id: str, fmt: str = "ply") -> bytes:
+    def get_result(
+        self,
+        task_id: str,
+        fmt: str = "ply",
+        *,
+        max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
+    ) -> bytes:
         """The first successful result in memory, as PLY (``format=ply&compress=0``) or SPZ.
 
         Jobs use ``stream_result`` into a file instead; this stays for small callers.
         """
-        self._check_task_id(task_id)
-        response = self._send(
-            "GET",
-            "/get_result",
-            "downloading the result",
-            auth=True,
-            params=_result_params(task_id, fmt),
-        )
-        data = response.content
-        declared = response.headers.get("content-length")
-        encoding = response.headers.get("content-encoding", "identity").lower()
-        if (
-            declared
-            and declared.isdigit()
-            and encoding == "identity"
-            and int(declared) != len(data)
-        ):
-            raise self._cut_short(len(data), int(declared))
-        if not data:
-            raise GatewayError(
-                f"The gateway at {self.host} sent an empty result: try again.", retryable=True
-            )
-        return data
+        out = io.BytesIO()
+        self.stream_result(task_id, fmt, out, max_bytes=max_bytes, cancel=cancel, deadline=deadline)
+        return out.getvalue()
 
     def stream_result(
         self,
@@ -174,22 +188,35 @@ class GatewayClient:
         *,
         max_bytes: int,
         should_stop: Callable[[], bool] = lambda: False,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
     ) -> int:
         """Write the result into ``dest`` as it arrives; returns the bytes written.
 
-        Refuses a declared size over ``max_bytes`` before reading, stops reading past it,
-        and raises (retryable) when fewer bytes came than ``content-length`` promised.
-        Raises Cancelled as soon as ``should_stop()`` is true between chunks. The
-        server's file name (Content-Disposition) is ignored: it is never a path here.
+        Refuses a declared size over ``max_bytes`` before reading, stops reading past it
+        (counting unpacked bytes, should the server pack the answer anyway), and raises
+        (retryable) when fewer bytes came than ``content-length`` promised. Raises
+        Cancelled within about a second of ``cancel`` being set (between pieces for
+        ``should_stop``). The whole download ends by ``deadline`` (DOWNLOAD_BUDGET_S
+        without one). The server's file name (Content-Disposition) is ignored: it is
+        never a path here.
         """
         self._check_task_id(task_id)
-        params = _result_params(task_id, fmt)
+        if fmt not in RESULT_FORMATS:
+            raise GatewayError(f"Unknown result format {fmt!r}: use 'ply' or 'spz'.")
+        params = result_params(task_id, fmt)
+        doing = "downloading the result"
         written = 0
+        end = self._end(DOWNLOAD_BUDGET_S, deadline)
         request = self._http.build_request(
-            "GET", "/get_result", params=params, headers=self._auth_headers()
+            "GET",
+            "/get_result",
+            params=params,
+            headers=self._auth_headers(),
+            timeout=self._timeouts(end),
         )
-        try:
-            with self._turn(unsent=True):
+        with self._failures(doing, end, cancel):
+            with self._turn(unsent=True, cancel=cancel):
                 response = self._http.send(request, stream=True)
             # Only an HTTP/2 answer shares its connection: an HTTP/1.1 one (a server
             # without h2) has its own, and taking turns there could leave a request
@@ -197,25 +224,25 @@ class GatewayClient:
             shared = response.http_version == "HTTP/2"
             try:
                 if response.status_code != 200:
-                    with self._turn(needed=shared):
-                        body = _read_capped(response)
+                    with self._turn(needed=shared, cancel=cancel):
+                        body = self._read_body(response, ERROR_BODY_LIMIT, doing, refuse=False)
                     raise self._status_error(response, body)
                 declared = content_length(response)
                 if declared is not None and declared > max_bytes:
-                    raise self._too_large(declared, max_bytes)
-                chunks = response.iter_bytes()
+                    raise too_large(declared, max_bytes)
+                pieces = body_pieces(response, self.host, doing)
                 while True:
-                    with self._turn(needed=shared):  # a piece at a time: see ConnectionTurns
-                        chunk = next(chunks, None)
-                    if chunk is None:
+                    with self._turn(needed=shared, cancel=cancel):  # see ConnectionTurns
+                        piece = next(pieces, None)
+                    if piece is None:
                         break
-                    if should_stop():
+                    if should_stop() or (cancel is not None and cancel.is_set()):
                         raise Cancelled
-                    written += len(chunk)
+                    written += len(piece)
                     if written > max_bytes:
-                        raise self._too_large(written, max_bytes)
+                        raise too_large(written, max_bytes)
                     try:
-                        dest.write(chunk)
+                        dest.write(piece)
                     except OSError as exc:
                         raise GatewayError(
                             f"The download could not be saved ({exc.strerror or exc}): "
@@ -225,8 +252,6 @@ class GatewayClient:
             finally:
                 with self._turn(needed=shared, wait_anyway=True):
                     response.close()
-        except (httpx.HTTPError, H2Error) as exc:
-            raise self._transport_error(exc, "downloading the result") from exc
         if declared is not None and received != declared:
             raise self._cut_short(received, declared)
         if written == 0:
@@ -257,92 +282,88 @@ class GatewayClient:
             raise GatewayError(problem)
         return {"x-api-key": self._api_key}
 
-    @contextlib.contextmanager
     def _turn(
-        self, *, unsent: bool = False, needed: bool = True, wait_anyway: bool = False
-    ) -> Iterator[None]:
-        """This thread's turn on a shared HTTP/2 connection (see ConnectionTurns).
-
-        A turn not given in time is a retryable error (``unsent`` when the request has
-        not started); with ``wait_anyway`` (closing a response) the block runs regardless.
-        None is taken when HTTP/2 is off or not ``needed``.
-        """
-        if self._turns is None or not needed:
-            yield
-            return
-        busy = GatewayError(
-            f"The connection to {self.host} stayed busy for "
-            f"{TURN_WAIT_TIMEOUTS * self.timeout:g} s: try again.",
-            retryable=True,
-            unsent=unsent,  # then nothing of this request has left
-        )
-        got = self._turns.acquire(TURN_WAIT_TIMEOUTS * self.timeout)
-        if not got and not wait_anyway:
-            raise busy
-        try:
-            yield
-        finally:
-            if got:
-                self._turns.release()
+        self,
+        *,
+        unsent: bool = False,
+        needed: bool = True,
+        wait_anyway: bool = False,
+        cancel: threading.Event | None = None,
+    ) -> contextlib.AbstractContextManager[None]:
+        """This thread's turn on a shared HTTP/2 connection (see transport.turn_of)."""
+        turns = self._turns if needed else None
+        wait = TURN_WAIT_TIMEOUTS * self.timeout
+        return turn_of(turns, self.host, wait, unsent, wait_anyway=wait_anyway, cancel=cancel)
 
     def _send(
-        self, method: str, path: str, doing: str, *, auth: bool = False, **kwargs: Any
-    ) -> httpx.Response:
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        *,
+        auth: bool = False,
+        budget: float,
+        cancel: threading.Event | None,
+        deadline: float | None,
+        **kwargs: Any,
+    ) -> tuple[httpx.Response, bytes]:
+        """One exchange with a JSON answer: the (closed) response and its unpacked body,
+        at most ANSWER_LIMIT bytes; GatewayError for a non-200 answer."""
         headers = self._auth_headers() if auth else None
-        try:
-            with self._turn(unsent=True):  # the whole exchange, answer included
-                response = self._http.request(method, path, headers=headers, **kwargs)
-        except (httpx.HTTPError, H2Error) as exc:
-            raise self._transport_error(exc, doing) from exc
-        if response.status_code != 200:
-            raise self._status_error(response, response.content)
-        return response
+        end = self._end(budget, deadline)
+        request = self._http.build_request(
+            method, path, headers=headers, timeout=self._timeouts(end), **kwargs
+        )
+        # The turn covers the whole exchange, answer included.
+        with self._failures(doing, end, cancel), self._turn(unsent=True, cancel=cancel):
+            response = self._http.send(request, stream=True)
+            try:
+                ok = response.status_code == 200
+                limit = ANSWER_LIMIT if ok else ERROR_BODY_LIMIT
+                body = self._read_body(response, limit, doing, refuse=ok)
+            finally:
+                response.close()
+        if not ok:
+            raise self._status_error(response, body)
+        return response, body
+
+    def _end(self, budget: float, deadline: float | None) -> float:
+        end = time.monotonic() + budget
+        return end if deadline is None else min(end, deadline)
+
+    def _timeouts(self, end: float) -> httpx.Timeout:
+        """httpx's per-operation timeouts, none past ``end`` (deadlines.py does the rest)."""
+        return httpx.Timeout(max(0.001, min(self.timeout, end - time.monotonic())))
+
+    def _failures(
+        self, doing: str, end: float, cancel: threading.Event | None
+    ) -> contextlib.AbstractContextManager[None]:
+        return failures(self.host, doing, end, cancel, self._transport_error)
+
+    def _read_body(
+        self, response: httpx.Response, limit: int, doing: str, *, refuse: bool
+    ) -> bytes:
+        return read_body(response, limit, self.host, doing, refuse=refuse)
 
     def _status_error(self, response: httpx.Response, body: bytes) -> GatewayError:
         limited = account_error(response.status_code, body, secret=self._api_key)
         if limited is not None:  # the account's limits and billing: see limits.py
             return limited
-        return error_from_response(
-            response.status_code,
-            body,
-            response.headers.get("content-type", ""),
-            retry_after=response.headers.get("retry-after"),
-            secret=self._api_key,
-        )
+        return status_error(response, body, self._api_key)
 
     def _cut_short(self, got: int, declared: int) -> GatewayError:
-        return GatewayError(
-            f"The download from {self.host} was cut short ({got} of {declared} bytes): try again.",
-            retryable=True,
-        )
-
-    @staticmethod
-    def _too_large(size: int, limit: int) -> GatewayError:
-        return GatewayError(
-            f"The result ({size_text(size)} or more) is larger than the download limit of "
-            f"{size_text(limit)}: raise the limit in {PREFS_HINT} if you trust the gateway."
-        )
+        return cut_short(self.host, got, declared)
 
     def _transport_error(self, exc: BaseException, doing: str) -> GatewayError:
         return transport_error(
             exc, host=self.host, timeout=self.timeout, doing=doing, secret=self._api_key
         )
 
-    def _json(self, response: httpx.Response, *, retryable: bool = False) -> object:
-        try:
-            return response.json()
-        except ValueError:
-            snippet = server_message(response.content, response.headers.get("content-type", ""))
-            raise GatewayError(
-                f"The gateway at {self.host} sent an answer that is not JSON "
-                f"({redact(snippet[:120], self._api_key) or 'empty'}): "
-                "it may be down or behind a proxy; try again later.",
-                status_code=response.status_code,
-                retryable=retryable,
-            ) from None
+    def _json(self, response: httpx.Response, body: bytes, *, retryable: bool = False) -> object:
+        return json_answer(response, body, self.host, self._api_key, retryable=retryable)
 
-    def _task_id(self, response: httpx.Response) -> str:
-        payload = self._json(response)
+    def _task_id(self, response: httpx.Response, body: bytes) -> str:
+        payload = self._json(response, body)
         task_id = payload.get("id") if isinstance(payload, dict) else None
         if not isinstance(task_id, str) or not is_uuid(task_id):
             raise GatewayError(
@@ -355,36 +376,3 @@ class GatewayClient:
     def _check_task_id(task_id: str) -> None:
         if not is_uuid(task_id):
             raise GatewayError(f"{task_id!r} is not a task id (expected a UUID).")
-
-
-def task_options(model: str | None, params: dict[str, object] | None) -> dict[str, object]:
-    """add_task's optional ``model`` and ``model_params`` (left out when not given)."""
-    options: dict[str, object] = {}
-    if model:
-        options["model"] = model
-    if params:
-        options["model_params"] = dict(params)
-    return options
-
-
-def _result_params(task_id: str, fmt: str) -> dict[str, str]:
-    if fmt not in RESULT_FORMATS:
-        raise GatewayError(f"Unknown result format {fmt!r}: use 'ply' or 'spz'.")
-    if fmt == GLB_FORMAT:  # a mesh model's result is its GLB: no splat format to choose
-        return {"id": task_id}
-    params = {"id": task_id, "format": fmt}
-    if fmt == "ply":
-        params["compress"] = "0"
-    return params
-
-
-def _read_capped(response: httpx.Response) -> bytes:
-    """At most ERROR_BODY_LIMIT bytes of a streamed (error) answer."""
-    parts: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        parts.append(chunk)
-        size += len(chunk)
-        if size >= ERROR_BODY_LIMIT:
-            break
-    return b"".join(parts)[:ERROR_BODY_LIMIT]

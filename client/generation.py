@@ -112,3 +112,23 @@ def describe(model: str, seed: int | None, params: Mapping[str, object] | None =
     for key, value in (params or {}).items():
         parts.append(f"{key} {value}")
     return " · ".join(parts)
+
+
+def task_options(model: str | None, params: dict[str, object] | None) -> dict[str, object]:
+    """add_task's optional ``model`` and ``model_params`` (left out when not given)."""
+    options: dict[str, object] = {}
+    if model:
+        options["model"] = model
+    if params:
+        options["model_params"] = dict(params)
+    return options
+
+
+def result_params(task_id: str, fmt: str) -> dict[str, str]:
+    """get_result's query for a result format (a mesh model's GLB has no format to choose)."""
+    if fmt == GLB_FORMAT:  # a mesh model's result is its GLB: no splat format to choose
+        return {"id": task_id}
+    params = {"id": task_id, "format": fmt}
+    if fmt == "ply":
+        params["compress"] = "0"
+    return params

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from . import records, slots, steps
 from .cache import ResultCache
-from .endpoints import check_task_id, validate_base_url
-from .errors import Cancelled, GatewayError, redact
+from .endpoints import check_task_id, host_of, validate_base_url
+from .errors import ENV_HINT, Cancelled, GatewayError, TaskOver, redact
 from .folders import results_folder
 from .gateway import GatewayClient, key_problem
 from .journal import open_journal
@@ -112,23 +112,25 @@ class JobRunner:
         again: read it from the cache if it is there, else poll and download. Returns
         the local job id; events flow as for ``submit``.
 
-        A journalled task keeps its own gateway URL and format (``settings`` gives the
-        key, timeouts and folders) and its deadline counts from its submission, with
-        at least RESUME_GRACE_S left. It becomes this process's: raises
+        A journalled task keeps its format (``settings`` gives the gateway, key,
+        timeouts and folders) and its deadline counts from its submission, with at
+        least RESUME_GRACE_S left. The key goes only to the gateway ``settings`` name:
+        a task journalled for another gateway raises GatewayError (it waits, paused)
+        unless its result is already in the cache. It becomes this process's: raises
         ``records.HeldElsewhere`` when another live Blender follows it.
         """
         task_id = check_task_id(task_id)
         entry = open_journal(settings.user_folder).get(task_id)
         submitted_at = time.time()
         if entry is not None:
-            settings = dataclasses.replace(
-                settings, base_url=entry.base_url, result_format=entry.fmt
-            )
+            settings = dataclasses.replace(settings, result_format=entry.fmt)
             label = label or entry.label
             submitted_at = entry.submitted_at
         cache = ResultCache(results_folder(settings.user_folder), settings.cache_max_bytes)
         cached = cache.get(task_id, settings.result_format) is not None
         self._check_settings(settings, needs_key=not cached)
+        if entry is not None and not cached:
+            self._check_same_gateway(entry.base_url, settings.base_url)
         if entry is not None:
             records.claim(settings.user_folder, task_id)
         left = submitted_at + settings.deadline_s - time.time()
@@ -218,6 +220,21 @@ class JobRunner:
         problem = key_problem(settings.api_key) if needs_key else None
         if problem:
             raise GatewayError(problem)
+
+    @staticmethod
+    def _check_same_gateway(journalled: str, configured: str) -> None:
+        """A task is resumed only on the gateway the user has set: never send the key
+        to a host read from the journal (a file anyone on the machine may edit)."""
+        try:
+            same = validate_base_url(journalled) == validate_base_url(configured)
+        except GatewayError:
+            same = False
+        if not same:
+            raise GatewayError(
+                f"This task was sent to {host_of(journalled)}, not to the gateway set now "
+                f"({host_of(configured)}): the API key goes only to the gateway set in "
+                f"{ENV_HINT}. Set it to {journalled} to resume this task."
+            )
 
     def _start(self, job: Job) -> str:
         job.thread = threading.Thread(
@@ -342,22 +359,29 @@ class JobRunner:
             )
         except Cancelled:
             pass
+        except TaskOver as exc:  # the gateway said so: the task is over
+            self._emit(job, Phase.FAILED, message=exc.message)
         except GatewayError as exc:
-            if exc.retryable and job.task_id:  # paid for, and only the network gave out
-                message = redact(f"{exc.message.rstrip('.')}. {KEPT}", settings.api_key)
-                self._journal_update(job, message=message)  # before the event: tests and
-                self._emit(job, Phase.FAILED, message=message, journal=False)  # UI see both
-            else:
-                self._emit(job, Phase.FAILED, message=exc.message)
+            self._end_kept(job, exc.message)
         except Exception as exc:  # a bug: still end the job visibly
             log.exception("gen404: job %s failed unexpectedly", job.job_id)
-            self._emit(job, Phase.FAILED, message=f"Unexpected error: {type(exc).__name__}: {exc}")
+            self._end_kept(job, f"Unexpected error: {type(exc).__name__}: {exc}")
         finally:
             if client is not None:
                 self._pool.release(client)
             with self._lock:
                 self._jobs.pop(job.job_id, None)
             self._slots.task_ended()
+
+    def _end_kept(self, job: Job, message: str) -> None:
+        """End the job FAILED; a submitted (paid) task stays unfinished in the journal,
+        to resume: only the gateway's word (TaskOver) ends a task for good."""
+        if not job.task_id:
+            self._emit(job, Phase.FAILED, message=message)
+            return
+        message = redact(f"{message.rstrip('.')}. {KEPT}", job.settings.api_key)
+        self._journal_update(job, message=message)  # before the event: tests and
+        self._emit(job, Phase.FAILED, message=message, journal=False)  # UI see both
 
     def _read(self, path: Path) -> object:
         try:
@@ -368,4 +392,4 @@ class JobRunner:
         except Cancelled:
             raise
         except Exception as exc:
-            raise GatewayError(f"The result could not be read: {exc}") from exc
+            raise TaskOver(f"The result could not be read: {exc}") from exc

@@ -43,7 +43,7 @@ def error_kind(status: int, body: bytes) -> str | None:
     text = body[:4096].decode("utf-8", "replace")
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("error"), str):
         return payload["error"].strip().lower()

@@ -2,13 +2,14 @@
 
 hpack (under h2, under httpx) logs every header it encodes at DEBUG level,
 ``x-api-key`` included, and the Huffman-coded header block besides. A filter on
-those libraries' loggers masks every key a GatewayClient was given and drops the
+those libraries' loggers masks every key a GatewayClient was given (in any case) and drops the
 coded header blocks. It costs nothing unless someone turns DEBUG logging on.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 LOGGERS = (
@@ -38,12 +39,16 @@ class KeyFilter(logging.Filter):
         if not keys:
             return True
         text = record.getMessage()
-        masked = text
-        for key in keys:
-            masked = masked.replace(key, MASK)
+        masked = redact_keys(text, keys)
         if masked != text:
             record.msg, record.args = masked, None
         return True
+
+
+def redact_keys(text: str, keys: tuple[str, ...]) -> str:
+    """``text`` with each key masked, whatever its case."""
+    pattern = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+    return re.sub(pattern, MASK, text, flags=re.IGNORECASE) if pattern else text
 
 
 def protect(key: str) -> None:
@@ -53,7 +58,7 @@ def protect(key: str) -> None:
     if not key:
         return
     with _lock:
-        _keys.update({key, key.lower(), key.upper()})
+        _keys.add(key.lower())
         if _installed:
             return
         _installed = True

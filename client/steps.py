@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .cache import ResultCache
 from .downloads import download_result
-from .errors import Cancelled, GatewayError, TaskDeadlineError
+from .errors import Cancelled, GatewayError, TaskDeadlineError, TaskOver
 from .gateway import GatewayClient
 from .models import GenerationRequest, JobSettings, Phase, phase_of, progress_message
 from .retry import RetryPolicy, call_with_retry
@@ -22,6 +22,10 @@ from .status import GatewayState, TaskStatus
 
 DOWNLOAD_GRACE_S = 60.0
 """A result found just before the deadline may still be fetched this long after it."""
+
+LAST_POLL_S = 5.0
+"""The poll that finds the deadline passed (and reports the task's last state) gets
+this long, however little of the job's time is left."""
 
 OnRetry = Callable[[GatewayError, float], None]
 Emit = Callable[[Phase, int, str], object]
@@ -60,6 +64,7 @@ def submit(client: GatewayClient, job: Job, policy: RetryPolicy, on_retry: OnRet
     model, params = request.model, request.model_params
 
     def send() -> str:
+        cancel, deadline = job.cancel, job.deadline
         if request.image:
             return client.add_image_task(
                 request.image,
@@ -68,9 +73,16 @@ def submit(client: GatewayClient, job: Job, policy: RetryPolicy, on_retry: OnRet
                 request.seed,
                 model=model,
                 model_params=params,
+                cancel=cancel,
+                deadline=deadline,
             )
         return client.add_text_task(
-            (request.prompt or "").strip(), request.seed, model=model, model_params=params
+            (request.prompt or "").strip(),
+            request.seed,
+            model=model,
+            model_params=params,
+            cancel=cancel,
+            deadline=deadline,
         )
 
     try:
@@ -107,7 +119,11 @@ def poll(
     last: tuple[GatewayState, int] | None = None
     while True:
         status = call_with_retry(
-            lambda: client.get_status(task_id),
+            lambda: client.get_status(
+                task_id,
+                cancel=job.cancel,
+                deadline=max(job.deadline, time.monotonic() + LAST_POLL_S),
+            ),
             policy=policy,
             cancel=job.cancel,
             deadline=job.deadline,
@@ -115,7 +131,7 @@ def poll(
         )
         check_cancel(job)
         if status.state is GatewayState.FAILURE:
-            raise GatewayError(
+            raise TaskOver(
                 f"The gateway could not generate this: {status.reason}. Generate again; "
                 "if it fails again, try a simpler prompt or image, or later."
             )
@@ -156,6 +172,7 @@ def download(
     """The result into ``cache``, retried on passing faults (a little past the deadline)."""
     settings = job.settings
     task_id = job.task_id or ""
+    deadline = max(job.deadline, time.monotonic() + DOWNLOAD_GRACE_S)
     return call_with_retry(
         lambda: download_result(
             client,
@@ -164,6 +181,7 @@ def download(
             cache,
             max_bytes=settings.max_download_bytes,
             cancel=job.cancel,
+            deadline=deadline,
         ),
         policy=policy,
         cancel=job.cancel,

@@ -11,11 +11,13 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
+from .deadlines import bound_transports
 from .endpoints import url_hint
-from .errors import GatewayError, redact
+from .errors import Cancelled, GatewayError, redact
 
 try:  # httpcore lets some of h2's own errors through (e.g. a body shorter than declared)
     from h2.exceptions import H2Error
@@ -28,6 +30,9 @@ except ImportError:  # no h2: HTTP/1.1 only, and nothing to catch
 TURN_WAIT_TIMEOUTS = 3
 """A request waits this many network timeouts for its turn on a shared HTTP/2
 connection: the one before it may spend one connecting, one sending, one reading."""
+
+
+CANCEL_CHECK_S = 0.25
 
 
 class ConnectionTurns:
@@ -50,18 +55,20 @@ class ConnectionTurns:
         self._waiting: collections.deque[object] = collections.deque()
         self._busy = False
 
-    def acquire(self, timeout: float) -> bool:
+    def acquire(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+        """Wait up to ``timeout`` for the turn; False when none came, or ``cancel`` was
+        set (looked at every CANCEL_CHECK_S)."""
         me = object()
         end = time.monotonic() + timeout
         with self._cond:
             self._waiting.append(me)
             while self._busy or self._waiting[0] is not me:
                 remaining = end - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or (cancel is not None and cancel.is_set()):
                     self._waiting.remove(me)
                     self._cond.notify_all()  # the next in line may be first now
                     return False
-                self._cond.wait(remaining)
+                self._cond.wait(min(remaining, CANCEL_CHECK_S))
             self._waiting.popleft()
             self._busy = True
             return True
@@ -80,6 +87,41 @@ class ConnectionTurns:
             yield
         finally:
             self.release()
+
+
+@contextlib.contextmanager
+def turn_of(
+    turns: ConnectionTurns | None,
+    host: str,
+    wait: float,
+    unsent: bool,
+    *,
+    wait_anyway: bool = False,
+    cancel: threading.Event | None = None,
+) -> Iterator[None]:
+    """A turn of ``turns`` for the block (none to take when ``turns`` is None).
+
+    A turn not given within ``wait`` is a retryable error (``unsent`` when the request
+    has not started); with ``wait_anyway`` (closing a response) the block runs
+    regardless. Cancelled when ``cancel`` is set while waiting.
+    """
+    if turns is None:
+        yield
+        return
+    got = turns.acquire(wait, cancel=cancel)
+    if not got and cancel is not None and cancel.is_set() and not wait_anyway:
+        raise Cancelled
+    if not got and not wait_anyway:
+        raise GatewayError(
+            f"The connection to {host} stayed busy for {wait:g} s: try again.",
+            retryable=True,
+            unsent=unsent,  # then nothing of this request has left
+        )
+    try:
+        yield
+    finally:
+        if got:
+            turns.release()
 
 
 def ssl_context() -> ssl.SSLContext:
@@ -168,4 +210,39 @@ def size_text(n: int) -> str:
 
 def content_length(response: httpx.Response) -> int | None:
     raw = response.headers.get("content-length", "").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isdigit() and len(raw) <= 19 else None  # int() refuses 4300+ digits
+
+
+def http_client(
+    base_url: str, timeout: float, http2: bool, headers: dict[str, str], connections: int
+) -> tuple[httpx.Client, bool]:
+    """The httpx client for one gateway, and whether it speaks HTTP/2.
+
+    Asks for unpacked answers only: whatever comes packed anyway is unpacked a
+    bounded piece at a time (bodies.py), never by httpx in one go. Every socket
+    waits within the request's deadline and sees Cancel (deadlines.py).
+    """
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "timeout": httpx.Timeout(timeout),
+        "trust_env": True,
+        "verify": ssl_context(),
+        "headers": {**headers, "accept-encoding": "identity"},
+        "follow_redirects": False,
+        "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    }
+    try:
+        try:
+            client = httpx.Client(http2=http2, **options)
+        except ImportError:  # no h2 package: HTTP/1.1 works just as well
+            client = httpx.Client(http2=False, **options)
+            http2 = False
+    except (ImportError, ValueError, httpx.InvalidURL) as exc:
+        # e.g. ALL_PROXY=socks5://... without the socksio package, or a proxy URL
+        # httpx cannot use: the environment's fault, said in its words.
+        raise GatewayError(
+            f"The proxy set in the environment cannot be used ({exc}): fix or unset "
+            "ALL_PROXY / HTTPS_PROXY in the environment Blender starts from."
+        ) from None
+    bound_transports([client._transport, *client._mounts.values()])
+    return client, http2

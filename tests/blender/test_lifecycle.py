@@ -5,8 +5,15 @@ from __future__ import annotations
 import bpy
 import pytest
 
-from tests.blender.helpers import ADDON_MODULE, addon_session, splat_objects, wait_for_event
-from tests.simulator import SIM_API_KEY
+from tests.blender.helpers import (
+    ADDON_MODULE,
+    addon_module,
+    addon_session,
+    row_state,
+    splat_objects,
+    wait_for_event,
+)
+from tests.simulator import SIM_API_KEY, faults
 
 
 def test_reimporting_a_finished_task_needs_no_network(gateway, clean_scene) -> None:
@@ -70,6 +77,74 @@ def test_offline_resume_pauses_without_connecting(gateway, clean_scene) -> None:
     assert bpy.ops.gen404.resume_task(job_id=row.job_id) == {"FINISHED"}
     assert bpy.ops.gen404.wait_all(timeout=30) == {"FINISHED"}
     assert [o["gen404_task_id"] for o in splat_objects()] == [entry.task_id]
+    assert len(gateway.stats().add_task_log) == 1
+
+
+def _submitted_then_quit(gateway, prompt: str) -> str:
+    """Generate, wait for the task id (journalled), then quit Blender's add-on."""
+    bpy.ops.gen404.generate(prompt=prompt)
+    session = addon_session()
+    (entry,) = [e for e in session.active() if e.label == prompt]
+    while not entry.task_id:
+        wait_for_event(session.runner.events)
+        session.pump()
+    import addon_utils
+
+    addon_utils.disable(ADDON_MODULE)
+    return entry.task_id
+
+
+def test_a_task_journalled_for_another_gateway_waits(gateway, clean_scene, monkeypatch) -> None:
+    """The key goes only to the gateway the preferences (or GEN404_GATEWAY_URL) name,
+    never to the host written in the journal: such a task waits, paused, saying why."""
+    import addon_utils
+
+    gateway.set_stage_seconds(30.0)
+    task_id = _submitted_then_quit(gateway, "a travelling clock")
+    requests = sum(gateway.stats().requests.values())
+    monkeypatch.setenv("GEN404_GATEWAY_URL", "https://gateway-eu.404.xyz:4443")
+    addon_utils.enable(ADDON_MODULE, default_set=True)
+    session = addon_session()
+    session.start()
+    (row,) = [e for e in session.entries.values() if e.task_id == task_id]
+    assert row.state is row_state().PAUSED
+    assert row.status_text().startswith(f"Paused: This task was sent to 127.0.0.1:{gateway.port}")
+    assert "gateway-eu.404.xyz:4443" in row.message
+    assert sum(gateway.stats().requests.values()) == requests  # nothing sent anywhere
+
+    monkeypatch.setenv("GEN404_GATEWAY_URL", gateway.url)  # the user sets it back
+    gateway.advance(120.0)
+    assert bpy.ops.gen404.resume_task(job_id=row.job_id) == {"FINISHED"}
+    assert bpy.ops.gen404.wait_all(timeout=30) == {"FINISHED"}
+    assert [o["gen404_task_id"] for o in splat_objects()] == [task_id]
+    assert len(gateway.stats().add_task_log) == 1
+
+
+def test_odd_answers_leave_the_paid_task_to_resume(gateway, clean_scene) -> None:
+    """PartialResult(<5000 digits>) and JSON nested 100k deep, to the last retry: the task
+    fails for now, stays unfinished in the journal, and resumes on the next start."""
+    import addon_utils
+
+    retry = addon_module("client.retry")
+    session = addon_session()
+    session.runner._retry = retry.RetryPolicy(base_s=0.01, max_delay_s=0.01)
+    attempts = retry.RetryPolicy().max_attempts
+    gateway.add_faults(
+        "/get_status", [faults.huge_partial(5000), faults.deep_json(100_000)] * (attempts // 2)
+    )
+    bpy.ops.gen404.generate(prompt="an odd robot")
+    assert bpy.ops.gen404.wait_all(timeout=60) == {"FINISHED"}
+    (row,) = [e for e in session.entries.values() if e.label == "an odd robot"]
+    assert row.state is row_state().FAILED
+    assert row.message.endswith("resumes when the add-on starts again."), row.message
+    assert "ValueError" not in row.message and "RecursionError" not in row.message
+    assert splat_objects() == []
+
+    addon_utils.disable(ADDON_MODULE)  # Blender quits and starts again
+    addon_utils.enable(ADDON_MODULE, default_set=True)
+    addon_session().start()
+    assert bpy.ops.gen404.wait_all(timeout=30) == {"FINISHED"}
+    assert [o["gen404_task_id"] for o in splat_objects()] == [row.task_id]
     assert len(gateway.stats().add_task_log) == 1
 
 

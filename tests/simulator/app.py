@@ -83,7 +83,26 @@ async def apply_fault(
     if fault.kind in ("delay", "expire"):
         await send_response(send, real())
         return
-    response = real()
+    if fault.kind == "trickle" and fault.body:
+        headers = [(k, v) for k, v in fault.headers if k.lower() != "content-type"]
+        content_type = next((v for k, v in fault.headers if k.lower() == "content-type"), "")
+        response = Response(fault.status, fault.body, content_type or "text/plain", headers)
+    else:
+        response = real()
+    if fault.kind == "trickle":
+        await _start(send, response)
+        step = max(1, fault.cut_at)
+        for start in range(0, len(response.body), step):
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": response.body[start : start + step],
+                    "more_body": True,
+                }
+            )
+            await asyncio.sleep(fault.delay_s)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
     if fault.kind == "drop":
         await _cut_connection(kill, client)
         return

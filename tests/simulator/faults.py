@@ -11,7 +11,9 @@ second ``GatewaySimulator`` whose CA is not in SSL_CERT_FILE (untrusted certific
 
 from __future__ import annotations
 
+import functools
 import json
+import zlib
 
 from .state import Fault
 
@@ -113,6 +115,77 @@ def expired() -> Fault:
     return Fault(kind="expire")
 
 
+def trickle(interval_s: float = 0.4, piece: int = 1, status_body: str = "") -> Fault:
+    """The real answer (or ``{"status": status_body}`` padded to 40 bytes), ``piece``
+    bytes every ``interval_s``: each read gets a byte long before a per-read timeout."""
+    if not status_body:
+        return Fault(kind="trickle", delay_s=interval_s, cut_at=piece)
+    body = json.dumps({"status": status_body}).encode().ljust(40)
+    return Fault(
+        kind="trickle", delay_s=interval_s, cut_at=piece, body=body, status=200, headers=JSON
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def bomb_bytes(encoding: str, decoded_bytes: int, status: str = "NoResult") -> bytes:
+    """``{"status": "<status>"`` + spaces + ``}`` (valid JSON, ``decoded_bytes`` long)
+    compressed with ``encoding`` (``zstd``, ``gzip`` or ``deflate``): kilobytes on
+    the wire, gigabytes unpacked."""
+    head = json.dumps({"status": status}).encode()[:-1]
+    fill = decoded_bytes - len(head) - 1
+    step = b" " * min(16 * 2**20, max(fill, 1))
+    if encoding == "zstd":
+        import zstandard
+
+        packer = zstandard.ZstdCompressor(level=3).compressobj()
+        finish = packer.flush
+    elif encoding in ("gzip", "deflate"):
+        wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+        packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+        finish = packer.flush
+    else:
+        raise ValueError(f"unknown encoding {encoding!r}")
+    out = [packer.compress(head)]
+    while fill > 0:
+        piece = step[: min(fill, len(step))]
+        out.append(packer.compress(piece))
+        fill -= len(piece)
+    out.append(packer.compress(b"}"))
+    out.append(finish())
+    return b"".join(out)
+
+
+def compressed_bomb(
+    encoding: str = "zstd",
+    decoded_bytes: int = 2**30,
+    status: int = 200,
+    task_status: str = "NoResult",
+) -> Fault:
+    """An answer with ``content-encoding: <encoding>`` that unpacks to ``decoded_bytes``
+    (sent whatever the client's Accept-Encoding said). As a 503 it is an error page."""
+    body = bomb_bytes(encoding, decoded_bytes, task_status)
+    return Fault(status=status, body=body, headers=(*JSON, ("content-encoding", encoding)))
+
+
+def deep_json(depth: int = 100_000, status: int = 200) -> Fault:
+    """``[[[[...]]]]`` nested ``depth`` deep: a recursive parser runs out of stack."""
+    return Fault(status=status, body=b"[" * depth + b"]" * depth, headers=JSON)
+
+
+def huge_partial(digits: int = 5000) -> Fault:
+    """``PartialResult(999...9)`` with ``digits`` digits (more than int() takes)."""
+    return Fault(
+        status=200,
+        body=json.dumps({"status": f"PartialResult({'9' * digits})"}).encode(),
+        headers=JSON,
+    )
+
+
+def echo_text(text: str, status: int = 400) -> Fault:
+    """A plain-text error saying ``text`` (e.g. the client's key, changed or padded)."""
+    return Fault(status=status, body=text.encode())
+
+
 RECIPES = {
     "too_many_requests": too_many_requests,
     "server_error": server_error,
@@ -131,6 +204,11 @@ RECIPES = {
     "short_body": short_body,
     "answer_lost": answer_lost,
     "expired": expired,
+    "trickle": trickle,
+    "compressed_bomb": compressed_bomb,
+    "deep_json": deep_json,
+    "huge_partial": huge_partial,
+    "echo_text": echo_text,
 }
 
 

@@ -31,7 +31,7 @@ def partial_status(n: int) -> str:
     return f"PartialResult({n})"
 
 
-FAULT_KINDS = ("respond", "delay", "reset", "short", "stall", "drop", "expire")
+FAULT_KINDS = ("respond", "delay", "reset", "short", "stall", "drop", "expire", "trickle")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Fault:
     ``drop``:    let the handler act (an add_task creates and logs the task) and cut
                  the connection before any answer: the request may have cost money.
     ``expire``:  forget the task named by ``?id=`` first (a result gone after 5 min).
+    ``trickle``: send the headers, then the body ``cut_at`` bytes (at least 1) at a
+                 time, one piece every ``delay_s``: never idle long enough for a
+                 per-read timeout. With a ``body`` it sends that (``status``,
+                 ``headers``) instead of the real answer.
     ``cut_at`` < 0 means half the body. Named recipes are in faults.py.
     """
 

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import certifi
 import pytest
@@ -408,8 +409,8 @@ def test_deadline_with_unknown_task_id(sim: GatewaySimulator) -> None:
     """A gateway that forgot the task reports NoResult forever: only the deadline ends it."""
 
     class ForgetfulClient(GatewayClient):
-        def add_text_task(self, prompt: str, seed: int | None = None, **options: object) -> str:
-            super().add_text_task(prompt, seed, **options)  # type: ignore[arg-type]
+        def add_text_task(self, prompt: str, seed: int | None = None, **options: Any) -> str:
+            super().add_text_task(prompt, seed, **options)
             return UNKNOWN_ID
 
     def factory(s: JobSettings) -> GatewayClient:

@@ -412,6 +412,9 @@ def test_fault_table_names_real_tests() -> None:
     cited = {name for name in re.findall(r"`(test_\w+)(?:\[[\w-]+\])?`", table)}
     assert len(cited) >= 25
     defined = set()
-    for path in (root / "tests" / "unit").glob("test_*.py"):
+    for path in [
+        *(root / "tests" / "unit").glob("test_*.py"),
+        *(root / "tests" / "blender").glob("test_*.py"),
+    ]:
         defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.MULTILINE))
     assert cited <= defined, sorted(cited - defined)

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gen404.client import jobs
@@ -34,10 +35,10 @@ def test_task_is_journalled_before_the_first_poll(sim: GatewaySimulator) -> None
     seen: list[dict] = []
 
     class Checking(GatewayClient):
-        def get_status(self, task_id: str) -> TaskStatus:
+        def get_status(self, task_id: str, **bounds: Any) -> TaskStatus:
             tasks = json.loads((Path(settings.user_folder) / "tasks.json").read_text())["tasks"]
             seen.append({t["task_id"]: t for t in tasks}[task_id])
-            return super().get_status(task_id)
+            return super().get_status(task_id, **bounds)
 
     def factory(s: JobSettings) -> GatewayClient:
         return Checking(s.base_url, s.api_key, timeout=s.timeout_s)
@@ -139,16 +140,35 @@ def test_resuming_a_task_the_gateway_forgot(sim: GatewaySimulator, runner: JobRu
     assert sim.stats().add_task_log == []
 
 
-def test_resume_keeps_the_tasks_own_gateway(sim: GatewaySimulator, runner: JobRunner) -> None:
+def test_resume_sends_the_key_only_to_the_configured_gateway(
+    sim: GatewaySimulator, runner: JobRunner
+) -> None:
+    """The journal names the task's gateway, but the key goes only to the one the
+    preferences (or GEN404_GATEWAY_URL) name: a task of another host waits, saying why."""
     sim.set_stage_seconds(10)
     settings = settings_for(sim)
     job_id = runner.submit(GenerationRequest("a red chair"), settings)
     task_id = wait_phase(runner, job_id, Phase.QUEUED).task_id or ""
     runner.shutdown()
     sim.advance(40)
+    requests = sum(sim.stats().requests.values())
     other_region = settings_for(sim, base_url="https://gateway-eu.404.xyz:4443")
     r = JobRunner(parse=len)
-    resumed = r.resume(task_id, other_region)
+    with pytest.raises(GatewayError, match=r"sent to 127\.0\.0\.1:\d+, not to the gateway set now"):
+        r.resume(task_id, other_region)
+    assert r.active_jobs() == []
+    (entry,) = open_journal(settings.user_folder).unfinished()  # still there, to resume
+    assert entry.task_id == task_id
+    assert sum(sim.stats().requests.values()) == requests
+
+    # A journal edited to point elsewhere: the configured gateway still decides.
+    open_journal(settings.user_folder).update(task_id, base_url="https://evil.example:4443")
+    with pytest.raises(GatewayError, match=r"evil\.example:4443"):
+        r.resume(task_id, settings)
+    assert sum(sim.stats().requests.values()) == requests
+
+    open_journal(settings.user_folder).update(task_id, base_url=sim.url)
+    resumed = r.resume(task_id, settings)
     assert wait_jobs(r, [resumed])[resumed][-1].phase is Phase.READY
     r.shutdown()
 
