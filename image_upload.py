@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Make a chosen image fit the gateway's upload rules (main thread, uses bpy).
 
 The gateway takes PNG, JPEG or WebP, at most 1024 px a side and 2 MiB. A file

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The model and seed choices shared by the sidebar state and the generate operator."""
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Add-on preferences: API key, gateway region, download format, task deadline.
 
 These live in Blender's user preferences, never in a .blend. Environment

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Sidebar state on the window manager: session-only, never saved into a .blend."""
 
 from __future__ import annotations

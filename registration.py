@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Register and unregister every class, in order and in reverse (imports bpy)."""
 
 from __future__ import annotations

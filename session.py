@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """This Blender session's generation tasks, kept on the main thread, and the pump.
 
 Workers (client.jobs) put plain events on a queue; one ``bpy.app.timers`` callback

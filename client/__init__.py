@@ -1,1 +1,5 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Gateway client, task states and the background job runner. No bpy here."""

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Reading the gateway's answers: bodies within a cap, JSON, and what escapes a request.
 
 Everything here turns a hostile or broken answer into a GatewayError (or Cancelled):

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Answer bodies unpacked a bounded piece at a time, so a cap on the unpacked bytes holds.
 
 The client asks for ``Accept-Encoding: identity``; a server (or a proxy) may pack

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """ResultCache: downloaded results kept on disk by task id, bounded in size.
 
 Re-importing a finished task then needs no network (the gateway forgets results

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """A whole request within a deadline, and Cancel seen within a second, under httpx.
 
 httpx's timeouts count per socket operation: a server sending a byte every 0.4 s

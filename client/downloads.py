@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """One result download: stream into a partial file, then move it into the cache.
 
 Only a complete file (length checked, flushed to disk) ever gets a cache name; a

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Where the gateway is and which key to use: regions, overrides, URL checks."""
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """GatewayError: a failure talking to the gateway, worded for the user.
 
 Every message says what happened and what to do, and carries the server's own

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Where the add-on keeps its files outside Blender's own user folder logic.
 
 Inside Blender the caller passes ``bpy.utils.extension_path_user(...)``; everywhere

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """GatewayClient: the three gateway calls over one httpx connection pool.
 
 Blocking by design: it runs on a job's worker thread, never on Blender's main

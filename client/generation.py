@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """What 404's gateway can generate today: its models, their parameters, and seeds.
 
 Plain values and checks, no I/O: the operator, the sidebar and the client all ask

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """A mesh model's result: a glTF binary (GLB) file, checked before Blender sees it.
 
 Blender's glTF importer reads the file on the main thread; what can be checked

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """JobRunner: generation jobs on daemon worker threads, reported through a queue.
 
 A worker submits, journals the task id, polls, downloads into the result cache

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """TaskJournal: every submitted task, on disk, so that a crash or restart loses none.
 
 A generation costs money: its task id is written before polling begins and the

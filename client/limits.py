@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The account's limits and billing, as the gateway answers them.
 
 The gateway names them in a JSON body ``{"error": kind, "message": ...}`` (some

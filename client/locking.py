@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Advisory locks between processes on one user folder: ``fcntl.flock`` on POSIX,
 ``msvcrt.locking`` on Windows.
 

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Keep API keys out of other libraries' debug logs.
 
 hpack (under h2, under httpx) logs every header it encodes at DEBUG level,

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The client's values: what to generate, the settings a job runs with, its phases and
 the events it reports. Plain data, no I/O, no bpy, no httpx: every other client
 module (and the add-on's main-thread code) imports them from here.

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Who follows a journalled task: one process at a time, and never a dead one.
 
 Each open journal has an owner token (random, 32 hex digits) and, once it owns a

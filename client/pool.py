@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """ClientPool: one GatewayClient per gateway and key, shared by the jobs that use it.
 
 Twenty jobs at once then ride one HTTP/2 connection (or a few HTTP/1.1 ones)

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The gateway's prompt rules, checked before anything is sent."""
 
 from __future__ import annotations

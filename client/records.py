@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Every write of the task journal, in one place (the client layer).
 
 The job runner records a task when add_task answered and follows it (state,

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """When, and how long to wait before, asking the gateway again.
 
 A wait happens on the job's cancel Event, never in ``time.sleep``, so Cancel (and

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Sending a task when the account has room for it.
 
 The gateway refuses a task with 429 ``concurrent_limit`` while the account runs

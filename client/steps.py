@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """One job's exchanges with the gateway, each retried as it may be: add_task only
 while it provably never left, status polls and downloads on any passing fault.
 

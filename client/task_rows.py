@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The rows of the sidebar's task list: their states and what each says. No bpy here.
 
 A row follows its job's client ``Phase`` while the job runs, then takes states of

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Below the gateway calls: TLS trust, one-at-a-time use of a shared HTTP/2 connection,
 and transport failures in words a user can act on (and whether they may be retried).
 """

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Operators, registered in order by ``registration``."""
 
 from .convert import GEN404_OT_convert_to_native

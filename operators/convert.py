@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """gen404.convert_to_native: splat meshes into Blender 5.3's own splats (``scene.convert``)."""
 
 from __future__ import annotations

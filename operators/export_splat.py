@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """gen404.export_splat: a splat object to a 3DGS PLY or an SPZ file, transform baked in.
 
 The file name's extension picks the format. An SPZ is written the way its flavour

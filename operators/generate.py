@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """gen404.generate: submit a text->3D or image->3D task (from the panel, F3 or a script)."""
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """gen404.generate_again: send a finished task once more, seed and all."""
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """gen404.import_splat: splat files from disk (.ply, .spz, .splat) through the generations' builder.
 
 Called from a script (``execute``) the import is synchronous: the operator

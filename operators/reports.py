@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """gen404.report and gen404.task_details: messages where an artist sees them.
 
 A timer (the session's pump) has no operator to call ``self.report`` on, and a

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The set an operator's execute/invoke returns, typed as Blender defines it."""
 
 from typing import Literal

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Operators on the task list: cancel, resume or import, clear, and wait."""
 
 from __future__ import annotations

@@ -1,1 +1,5 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """UI: the sidebar panels and menu entries (drawing only)."""

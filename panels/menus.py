@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Menu entries, so every operator is also found by F3 search."""
 
 from __future__ import annotations

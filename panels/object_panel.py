@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Display controls of the active splat object: Properties > Object, and the 404 sidebar tab.
 
 The values live on the object's modifier (inputs of the one shared node group),

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The 3D Viewport sidebar tab "404": input, Generate, and this session's tasks.
 
 Drawing only: no side effects here.

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Long text in a panel or popup: wrapped between words, never clipped. Drawing only."""
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Copy splat rows straight into a Blender geometry's attribute memory.
 
 Meshes and point clouds keep each attribute as one packed array; numpy views of

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Turn splats into one Blender object: a mesh of points with splat attributes.
 
 The mesh and its attributes are created first, empty; then ``prepare.fill``

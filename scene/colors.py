@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Colour conversions for splat display (numpy only).
 
 Splat colours are display-referred sRGB values: what a splat viewer writes to the

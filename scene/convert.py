@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Mesh splat objects (the geometry-nodes display) into Blender 5.3's own splats.
 
 A mesh splat object keeps its positions in Blender's frame (turned by the file's

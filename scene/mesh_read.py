@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """A mesh splat object back to a SplatCloud: the inverse of ``builder.build_mesh``.
 
 Beside ``native_read``, which does the same for Blender 5.3's native splat point

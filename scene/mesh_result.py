@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Place a mesh model's GLB result in the scene with Blender's own glTF importer.
 
 Placed like a splat result: at the 3D cursor, in "404 Generations", selected and

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Blender 5.3's own Gaussian splats: a ``GAUSSIAN_SPLAT`` point cloud, drawn by Blender.
 
 The point cloud holds the file's splats in the file's frame with the attributes

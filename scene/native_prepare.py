@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The numpy half of Blender 5.3's own Gaussian splats: attributes and values (no bpy).
 
 Blender 5.3 draws a ``POINTCLOUD`` of type ``GAUSSIAN_SPLAT`` itself. Its own

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """A native Gaussian-splat point cloud back to a SplatCloud, and the cloud an export writes.
 
 The inverse of ``native.build_pointcloud``: it reads any ``GAUSSIAN_SPLAT`` point

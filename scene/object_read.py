@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Any splat object back to the SplatCloud an export writes, whichever kind it is.
 
 One entry for the export operator: a mesh (the geometry-nodes display) is read by

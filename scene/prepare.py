@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The numpy half of building a splat object: which attributes, and how rows fill them (no bpy).
 
 A splat object stores the file's values as they are, nothing twice and nothing

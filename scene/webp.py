@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Decode WebP images with Blender's own image loader (main thread only).
 
 A SOG's splats are stored in lossless WebP images; ``splats/sog.py`` decodes

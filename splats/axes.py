@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Up-axis conversion from a splat file's frame to Blender's +Z-up frame.
 
 Positions and rotations are rotated about X; scales are per local axis and do not

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """SplatCloud: one set of 3D Gaussians as plain numpy arrays, in the file's own axes.
 
 Fields keep the raw (pre-activation) values a 3DGS PLY stores, so an export can

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Read PlayCanvas's compressed PLY (SuperSplat's default export, ``.compressed.ply``).
 
 A compressed PLY is a binary little-endian PLY with up to three elements:

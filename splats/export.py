@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """A splat object's arrays back to a file-frame SplatCloud, its transform baked in (no bpy).
 
 An imported object keeps its splats in Blender's frame (positions, unit

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Coordinate systems of splat files and the conversion into the PLY frame (RDF).
 
 Every reader returns its cloud in one convention, that of 3DGS PLY captures:

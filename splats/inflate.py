@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Bounded gzip and zstd decompression for splat payloads.
 
 A compressed file says nothing trustworthy about its decompressed size: a few

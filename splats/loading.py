@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Splat files from disk to SplatClouds, off the main thread: no bpy here.
 
 The import operator's UI path runs ``ImportJob`` on a daemon thread so Blender

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Calls a worker thread hands to the main thread and waits for: no bpy here.
 
 Some work can only run on Blender's main thread (its image loader decodes a

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Read and write 3D Gaussian splat PLY files (the Inria 3DGS layout and its variants).
 
 The reader follows the header, not a fixed layout: writers differ in property

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The header of a PLY file, and where its vertex records lie (no bpy).
 
 Shared by the whole-file reader (``ply.py``) and the streamed import

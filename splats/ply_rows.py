@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """A binary 3DGS PLY on disk as a RowSource: read a chunk, copy it on, reuse the buffer.
 
 Reading a whole file first costs its size in fresh memory, and touching fresh

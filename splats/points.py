@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Plain point clouds (positions, maybe colours) as splats of a sensible default size.
 
 A PLY from a scanner or photogrammetry tool has points, not Gaussians: no size,

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Byte encodings shared by the compressed formats (SPZ, .splat), as lookup tables.
 
 A byte has 256 values, so decoding any per-byte field is one table lookup per

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """One entry point for every splat file: PLY, SPZ (any variant), .splat or SOG.
 
 PLY covers PlayCanvas's compressed PLY too: ``read_ply`` hands a header with a

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Splats as blocks of rows: what the builder copies into Blender, a block at a time.
 
 A RowBlock is rows ``start:stop`` of a cloud as array views of any dtype and

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The real spherical-harmonic basis of 3DGS (degrees 1-3) and how axis changes act on it.
 
 Splat files store view-dependent colour as coefficients of this basis, in the

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """SOG, PlayCanvas's web splat format: a meta.json and lossless WebP images.
 
 Two packagings: *bundled*, one ``.sog`` file that is a zip holding ``meta.json``

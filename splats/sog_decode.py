@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Decoding a SOG's images into splats: the maths of ``sog.py``'s format notes.
 
 ``read_sog`` checks every image's size (from its header) against the splat count

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Read the ``.splat`` web-viewer format: 32 bytes a splat, no header.
 
 Each record (little endian): position 3 x f32, scale 3 x f32 (the standard

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Read SPZ, the compressed splat container, in every variant a user meets.
 
 Told apart by the first bytes:

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Decode SPZ's arrays into a SplatCloud: positions, alphas, colours, scales, rotations, SH.
 
 Whole-array numpy operations only, never a loop over splats. ``spz.py`` finds

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Write SPZ: Niantic's flavour (version 3, gzip, RUB) or 404's (version 2, zstd, PLY frame).
 
 The cloud comes in the PLY frame, as every reader returns it, with its up axis

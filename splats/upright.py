@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Which way is up in each kind of splat file: the one table, and the import's rule (no bpy).
 
 Readers turn every file into the PLY frame (``frames.py``) and declare two things

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """How splat objects show in Blender: the one interface to both displays.
 
 A splat object is either kind ``scene.native``: Blender 5.3's own splats

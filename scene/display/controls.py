@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The per-object display controls: inputs of a shared group, set on each object's modifier.
 
 Both displays (the geometry-nodes one for meshes, ``mesh``; the one on Blender

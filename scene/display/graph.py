@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Graph: wires the nodes of one node tree, geometry nodes or a shader.
 
 Every display tree here is built in code, node by node, so each operation the

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The geometry-nodes display of mesh splat objects: one shared group for them all.
 
 Each point becomes an instance of a low-poly sphere whose local frame is the

@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Display controls for Blender 5.3's own splats: one shared geometry-nodes group.
 
 Blender draws native splats itself and has no per-object settings for them, so

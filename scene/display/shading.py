@@ -1,3 +1,7 @@
+# SPDX-FileCopyrightText: 2026 gen404 developers
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Shaders and materials of the geometry-nodes display, and the Solid-mode palettes.
 
 Each splat is an instance of a low-poly sphere whose local frame is the

@@ -133,11 +133,32 @@ def test_no_import_cycle_between_the_addons_modules() -> None:
     assert cycles == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
+LICENCE_HEADER = (
+    "# SPDX-FileCopyrightText: 2026 gen404 developers",
+    "#",
+    "# SPDX-License-Identifier: GPL-3.0-or-later",
+    "",
+)
+
+
+def module_lines(path: Path) -> int:
+    """A module's length without the licence header every add-on module starts with."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = len(LICENCE_HEADER)
+    return len(lines) - header if tuple(lines[:header]) == LICENCE_HEADER else len(lines)
+
+
+def test_every_add_on_module_carries_the_licence_header() -> None:
+    missing = [
+        name
+        for name, path in addon_modules().items()
+        if not path.read_text(encoding="utf-8").startswith("\n".join(LICENCE_HEADER))
+    ]
+    assert missing == []
+
+
 def test_no_module_is_doing_two_jobs() -> None:
     """A module past ~400 lines holds two jobs: split it by job."""
-    sizes = {
-        name: len(path.read_text(encoding="utf-8").splitlines())
-        for name, path in addon_modules().items()
-    }
+    sizes = {name: module_lines(path) for name, path in addon_modules().items()}
     big = {name: n for name, n in sizes.items() if n > MAX_LINES}
     assert big == {}
