@@ -95,7 +95,8 @@ def build_mesh(
     return mesh, [*source.warnings, *warnings]
 
 
-def _collection(scene: bpy.types.Scene) -> bpy.types.Collection:
+def collection(scene: bpy.types.Scene) -> bpy.types.Collection:
+    """The "404 Generations" collection, made and linked to the scene if need be."""
     coll = bpy.data.collections.get(COLLECTION_NAME)
     if coll is None:
         coll = bpy.data.collections.new(COLLECTION_NAME)
@@ -156,7 +157,7 @@ def build_object(
         obj[SPLAT_COUNT_PROP] = len(data.points if kind == native.NATIVE else data.vertices)
         for key, value in (properties or {}).items():
             obj[PROP_PREFIX + key] = value
-        _collection(scene).objects.link(obj)
+        collection(scene).objects.link(obj)
     except Exception:
         if obj is not None:
             bpy.data.objects.remove(obj)
@@ -165,13 +166,7 @@ def build_object(
         elif data is not None:
             bpy.data.pointclouds.remove(data)
         raise
-    view_layer.update()
-    for other in view_layer.objects:
-        if other is not None and other.select_get(view_layer=view_layer):
-            other.select_set(False, view_layer=view_layer)
-    if obj.name in view_layer.objects:
-        obj.select_set(True, view_layer=view_layer)
-        view_layer.objects.active = obj
+    select_only(view_layer, obj)
     for warning in warnings:
         if warn is not None:
             warn(warning)
@@ -179,6 +174,17 @@ def build_object(
         if report is not None:
             report(change)
     return obj
+
+
+def select_only(view_layer: bpy.types.ViewLayer, obj: bpy.types.Object) -> None:
+    """Make a new result the only selected object, and the active one."""
+    view_layer.update()
+    for other in view_layer.objects:
+        if other is not None and other.select_get(view_layer=view_layer):
+            other.select_set(False, view_layer=view_layer)
+    if obj.name in view_layer.objects:
+        obj.select_set(True, view_layer=view_layer)
+        view_layer.objects.active = obj
 
 
 def ensure_render_settings(scene: bpy.types.Scene, *, standard_view: bool = True) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import bpy
 
-from .builder import COLLECTION_NAME, PROP_PREFIX, _collection
+from .builder import COLLECTION_NAME, PROP_PREFIX, collection, select_only
 
 MESH_RESULT_PROP = PROP_PREFIX + "mesh"
 """Set on the object a mesh model's result became (its root, when the GLB has several)."""
@@ -101,7 +101,7 @@ def import_glb(
             created["objects"].append(root)
             for obj in roots:
                 obj.parent = root
-        target = _collection(scene)
+        target = collection(scene)
         for obj in [*objects, root]:
             for coll in list(obj.users_collection):
                 coll.objects.unlink(obj)
@@ -115,13 +115,7 @@ def import_glb(
     except Exception:
         _remove(_created_since(before))
         raise
-    view_layer.update()
-    for other in view_layer.objects:
-        if other is not None and other.select_get(view_layer=view_layer):
-            other.select_set(False, view_layer=view_layer)
-    if root.name in view_layer.objects:
-        root.select_set(True, view_layer=view_layer)
-        view_layer.objects.active = root
+    select_only(view_layer, root)
     return root
 
 
