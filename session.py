@@ -17,8 +17,8 @@ import contextlib
 import logging
 import queue
 import time
+import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import bpy
@@ -26,8 +26,8 @@ import bpy
 from . import preferences
 from .client.endpoints import host_of
 from .client.errors import GatewayError
-from .client.generation import GLB_FORMAT, RANDOM_SEED
-from .client.glb import MeshResult, check_glb
+from .client.generation import RANDOM_SEED
+from .client.glb import MeshResult, read_result
 from .client.jobs import JobRunner
 from .client.journal import JournalEntry
 from .client.models import GenerationRequest, JobEvent, JobSettings, Phase
@@ -42,17 +42,8 @@ from .client.task_rows import (
 )
 from .scene import builder, mesh_result
 from .splats.cloud import SplatCloud
-from .splats.reader import read_splat_file
 
 log = logging.getLogger(__name__)
-
-
-def parse_result(path: Path) -> SplatCloud | MeshResult:
-    """Worker-side: a downloaded result, read and decoded for the scene (a mesh model's
-    GLB is only checked here: Blender's importer reads it on the main thread)."""
-    if path.suffix == f".{GLB_FORMAT}":
-        return check_glb(path)
-    return read_splat_file(path)
 
 
 def _redraw() -> None:
@@ -70,7 +61,7 @@ class Session:
     TICK_IDLE_REDRAW = 1.0
 
     def __init__(self) -> None:
-        self.runner = JobRunner(parse_file=parse_result)
+        self.runner = JobRunner(parse_file=read_result)
         self.entries: dict[str, TaskEntry] = {}
         self._last_redraw = 0.0
         # One bound method for the timer: each attribute access makes a new one, and
@@ -107,7 +98,7 @@ class Session:
     def _add_from_journal(self, entry: JournalEntry, state: RowState, message: str) -> TaskEntry:
         ago = max(0.0, time.time() - entry.submitted_at)
         row = TaskEntry(
-            job_id=entry.task_id,  # re-keyed to a job id once it runs
+            job_id=f"journal-{uuid.uuid4().hex}",  # a row key, never a task id
             label=entry.label or entry.prompt or entry.image_name or entry.task_id,
             kind=entry.kind,
             host=host_of(entry.base_url),

@@ -15,6 +15,10 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..splats.cloud import SplatCloud
+from ..splats.reader import read_splat_file
+from .generation import GLB_FORMAT
+
 MAGIC = b"glTF"
 HEADER = struct.Struct("<4sII")
 CHUNK = struct.Struct("<I4s")
@@ -52,3 +56,11 @@ def check_glb(path: str | Path) -> MeshResult:
     if kind != JSON_CHUNK:
         raise GlbError("its first chunk is not the glTF JSON")
     return MeshResult(str(path), size)
+
+
+def read_result(path: Path) -> SplatCloud | MeshResult:
+    """Worker-side: a downloaded result, read and decoded for the scene (a mesh model's
+    GLB is only checked here: Blender's importer reads it on the main thread)."""
+    if path.suffix == f".{GLB_FORMAT}":
+        return check_glb(path)
+    return read_splat_file(path)

@@ -110,6 +110,8 @@ class TaskEntry:
     """One row of the task list. Plain values only: no Blender ID references."""
 
     job_id: str
+    """The row's key: the runner's job id while a job runs for it (a row read from the
+    journal has a key of its own until it resumes); the gateway's id is ``task_id``."""
     label: str
     kind: str  # "prompt" or "image"
     host: str
