@@ -28,13 +28,13 @@ import mathutils
 import numpy as np
 
 from ..splats.axes import frame_quaternion, quat_multiply
-from ..splats.cloud import SH_C0, SH_REST_COUNT, SplatCloud, SplatFormatError
+from ..splats.cloud import SH_C0, SplatCloud, SplatFormatError
 from ..splats.rows import CloudRows
 from . import builder, display, native
 from .colors import linear_to_srgb
-from .prepare import EXTRA_PREFIX, position_axes, sh_rest_name
+from .mesh_read import mesh_attribute, sh_and_extras
+from .prepare import position_axes
 
-_KEYS = {"FLOAT": "value", "INT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}
 _CARRIED = tuple(c.name for c in display.controls_for(native.NATIVE))
 """Display controls both kinds of object have: their values move to the new modifier."""
 
@@ -44,63 +44,43 @@ def is_mesh_splat_object(obj: bpy.types.Object | None) -> bool:
     return builder.is_splat_object(obj) and obj is not None and obj.type == "MESH"
 
 
-def _read(mesh: Any, name: str, width: int) -> np.ndarray | None:
-    """A point attribute as float32 (n, width), or (n,) for width 1; None if absent."""
-    attr: Any = mesh.attributes.get(name)
-    if attr is None or attr.domain != "POINT":
-        return None
-    out = np.empty(len(mesh.vertices) * width, dtype=np.float32)
-    attr.data.foreach_get(_KEYS.get(attr.data_type, "color"), out)
-    return out.reshape(-1, width) if width > 1 else out
-
-
 def mesh_cloud(obj: bpy.types.Object) -> SplatCloud:
     """The splats of a mesh splat object as the file had them (its frame, raw values)."""
     mesh: Any = obj.data
     n = len(mesh.vertices)
     up = str(obj.get(builder.PROP_PREFIX + "up_axis", "Y"))
-    turned = _read(mesh, "position", 3)
+    turned = mesh_attribute(mesh, "position", 3)
     assert turned is not None
     positions = np.empty_like(turned)
     for dst, (src, sign) in enumerate(position_axes(up)):  # Blender's frame back to the file's
         np.multiply(turned[:, dst], sign, out=positions[:, src])
 
-    rotations = _read(mesh, "file_rotation", 4)
+    rotations = mesh_attribute(mesh, "file_rotation", 4)
     if rotations is None:  # before display version 4: a unit quaternion in Blender's frame
-        legacy = _read(mesh, "rotation", 4)
+        legacy = mesh_attribute(mesh, "rotation", 4)
         back = frame_quaternion(up) * np.array([1.0, -1.0, -1.0, -1.0])
         rotations = (
             quat_multiply(back, legacy.astype(np.float64)).astype(np.float32)
             if legacy is not None
             else np.tile(np.array([1.0, 0.0, 0.0, 0.0], np.float32), (n, 1))
         )
-    log_scales = _read(mesh, "log_scale", 3)
+    log_scales = mesh_attribute(mesh, "log_scale", 3)
     if log_scales is None:
-        sigmas = _read(mesh, "scale", 3)
+        sigmas = mesh_attribute(mesh, "scale", 3)
         sigmas = np.full((n, 3), 0.01, np.float32) if sigmas is None else sigmas
         log_scales = np.log(np.maximum(sigmas, 1e-30)).astype(np.float32)
-    logit = _read(mesh, "opacity_logit", 1)
+    logit = mesh_attribute(mesh, "opacity_logit", 1)
     if logit is None:
-        opacity = _read(mesh, "opacity", 1)
+        opacity = mesh_attribute(mesh, "opacity", 1)
         p = np.clip(opacity if opacity is not None else np.ones(n, np.float32), 1e-6, 1 - 1e-6)
         logit = np.log(p / (1 - p)).astype(np.float32)
-    sh_dc = _read(mesh, "sh_dc", 3)
+    sh_dc = mesh_attribute(mesh, "sh_dc", 3)
     if sh_dc is None:
-        color = _read(mesh, "color", 4)
+        color = mesh_attribute(mesh, "color", 4)
         srgb = linear_to_srgb(color[:, :3]) if color is not None else np.full((n, 3), 0.5)
         sh_dc = ((srgb - 0.5) / SH_C0).astype(np.float32)
 
-    planes: list[np.ndarray] = []
-    while (plane := _read(mesh, sh_rest_name(len(planes)), 3)) is not None:
-        planes.append(plane)
-    k = max(c for c in SH_REST_COUNT.values() if c <= len(planes))
-    sh_rest = np.stack(planes[:k], axis=1) if k else np.zeros((n, 0, 3), np.float32)
-    extra = {}
-    for attr in mesh.attributes:
-        if attr.name.startswith(EXTRA_PREFIX) and attr.domain == "POINT":
-            values = _read(mesh, attr.name, 1)
-            if values is not None:
-                extra[attr.name[len(EXTRA_PREFIX) :]] = values
+    sh_rest, extra = sh_and_extras(mesh)
     return SplatCloud(
         positions=positions,
         log_scales=np.ascontiguousarray(log_scales, np.float32),
@@ -108,7 +88,7 @@ def mesh_cloud(obj: bpy.types.Object) -> SplatCloud:
         opacity_logit=logit,
         sh_dc=np.ascontiguousarray(sh_dc, np.float32),
         sh_rest=sh_rest,
-        normals=_read(mesh, "file_normal", 3),
+        normals=mesh_attribute(mesh, "file_normal", 3),
         extra=extra,
     )
 

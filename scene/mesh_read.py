@@ -27,7 +27,8 @@ UP_AXIS_PROP = PROP_PREFIX + "up_axis"
 _KEYS = {"FLOAT": "value", "INT": "value", "QUATERNION": "value", "FLOAT_VECTOR": "vector"}
 
 
-def _attribute(mesh: bpy.types.Mesh, name: str, width: int) -> np.ndarray | None:
+def mesh_attribute(mesh: bpy.types.Mesh, name: str, width: int) -> np.ndarray | None:
+    """A point attribute as float32 (n, width), or (n,) for width 1; None if absent."""
     attr: Any = mesh.attributes.get(name)
     if attr is None or attr.domain != "POINT":
         return None
@@ -50,42 +51,32 @@ def mesh_export_cloud(obj: bpy.types.Object, up_axis: str | None = None) -> Spla
     n = len(mesh.vertices)
     imported = str(obj.get(UP_AXIS_PROP, "Y"))
     axis = imported if up_axis is None else up_axis
-    positions = _attribute(mesh, "position", 3)
+    positions = mesh_attribute(mesh, "position", 3)
     rotations: np.ndarray | None
-    file_rotations = _attribute(mesh, "file_rotation", 4)
+    file_rotations = mesh_attribute(mesh, "file_rotation", 4)
     if file_rotations is not None:  # file frame -> Blender's, as the display turns them
         q = file_rotations.astype(np.float64)
         q[np.einsum("ij,ij->i", q, q) < 1e-24] = (1.0, 0.0, 0.0, 0.0)  # none: the identity
         rotations = quat_multiply(frame_quaternion(imported), q)
-    elif (rotations := _attribute(mesh, "rotation", 4)) is None:
+    elif (rotations := mesh_attribute(mesh, "rotation", 4)) is None:
         rotations = np.tile(np.array([1.0, 0.0, 0.0, 0.0], np.float32), (n, 1))
     sigmas: np.ndarray | None
-    log_scales = _attribute(mesh, "log_scale", 3)
+    log_scales = mesh_attribute(mesh, "log_scale", 3)
     if log_scales is not None:
         sigmas = np.exp(log_scales.astype(np.float64))
-    elif (sigmas := _attribute(mesh, "scale", 3)) is None:
+    elif (sigmas := mesh_attribute(mesh, "scale", 3)) is None:
         sigmas = np.full((n, 3), 0.01, np.float32)
-    logit = _attribute(mesh, "opacity_logit", 1)
+    logit = mesh_attribute(mesh, "opacity_logit", 1)
     if logit is None:
-        opacity = _attribute(mesh, "opacity", 1)
+        opacity = mesh_attribute(mesh, "opacity", 1)
         p = np.clip(opacity if opacity is not None else np.ones(n, np.float32), 1e-6, 1 - 1e-6)
         logit = np.log(p / (1 - p))
-    sh_dc = _attribute(mesh, "sh_dc", 3)
+    sh_dc = mesh_attribute(mesh, "sh_dc", 3)
     if sh_dc is None:
-        color = _attribute(mesh, "color", 4)
+        color = mesh_attribute(mesh, "color", 4)
         srgb = linear_to_srgb(color[:, :3]) if color is not None else np.full((n, 3), 0.5)
         sh_dc = (srgb - 0.5) / SH_C0
-    planes: list[np.ndarray] = []
-    while (plane := _attribute(mesh, sh_rest_name(len(planes)), 3)) is not None:
-        planes.append(plane)
-    planes = planes[: rest_count(len(planes))]
-    sh_rest = np.stack(planes, axis=1) if planes else np.zeros((n, 0, 3), np.float32)
-    extra = {}
-    for attr in mesh.attributes:
-        if attr.name.startswith(EXTRA_PREFIX) and attr.domain == "POINT":
-            values = _attribute(mesh, attr.name, 1)
-            if values is not None:
-                extra[attr.name[len(EXTRA_PREFIX) :]] = values
+    sh_rest, extra = sh_and_extras(mesh)
     assert positions is not None
     matrix = np.array(obj.matrix_world)
     cloud = export_cloud(
@@ -95,7 +86,7 @@ def mesh_export_cloud(obj: bpy.types.Object, up_axis: str | None = None) -> Spla
         opacity_logit=logit,
         sh_dc=sh_dc,
         sh_rest=sh_rest,
-        normals=_attribute(mesh, "file_normal", 3),
+        normals=mesh_attribute(mesh, "file_normal", 3),
         extra=extra,
         matrix=matrix,
         up_axis=axis,
@@ -108,3 +99,20 @@ def mesh_export_cloud(obj: bpy.types.Object, up_axis: str | None = None) -> Spla
         if log_scales is not None:
             cloud.log_scales = log_scales
     return cloud
+
+
+def sh_and_extras(mesh: bpy.types.Mesh) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The higher SH coefficients (n, K, 3) of whole degrees, and the extra properties."""
+    n = len(mesh.vertices)
+    planes: list[np.ndarray] = []
+    while (plane := mesh_attribute(mesh, sh_rest_name(len(planes)), 3)) is not None:
+        planes.append(plane)
+    planes = planes[: rest_count(len(planes))]
+    sh_rest = np.stack(planes, axis=1) if planes else np.zeros((n, 0, 3), np.float32)
+    extra = {}
+    for attr in mesh.attributes:
+        if attr.name.startswith(EXTRA_PREFIX) and attr.domain == "POINT":
+            values = mesh_attribute(mesh, attr.name, 1)
+            if values is not None:
+                extra[attr.name[len(EXTRA_PREFIX) :]] = values
+    return sh_rest, extra
