@@ -42,6 +42,25 @@ def object_name_for(prompt: str, image_path: str) -> str:
     return cut_at_word(name) or "image"
 
 
+def wait_property() -> Any:
+    """The ``wait`` option of the operators that send a task (scripts block on it)."""
+    return bpy.props.BoolProperty(
+        name="Wait",
+        description="Block until the object is in the scene (for scripts and background mode)",
+        default=False,
+        options={"SKIP_SAVE"},
+    )
+
+
+def can_send(cls: Any, context: bpy.types.Context) -> bool:
+    """Offline or without a key nothing can be sent: a greyed button says why."""
+    problem = preferences.blocker(context)
+    if problem:
+        cls.poll_message_set(problem)
+        return False
+    return True
+
+
 class GEN404_OT_generate(bpy.types.Operator):
     """Generate a 3D Gaussian splat or mesh from a text prompt or an image with 404.xyz"""
 
@@ -71,21 +90,11 @@ class GEN404_OT_generate(bpy.types.Operator):
     pipeline_type: model_choices.pipeline_property()  # type: ignore[valid-type]
     texture_size: model_choices.texture_property()  # type: ignore[valid-type]
     face_count: model_choices.faces_property()  # type: ignore[valid-type]
-    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait",
-        description="Block until the object is in the scene (for scripts and background mode)",
-        default=False,
-        options={"SKIP_SAVE"},
-    )
+    wait: wait_property()  # type: ignore[valid-type]
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        """Offline or without a key nothing can be sent: a greyed button says why."""
-        problem = preferences.blocker(context)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
+        return can_send(cls, context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not self.prompt and not self.image_path:

@@ -11,6 +11,7 @@ import bpy
 from .. import preferences, session
 from ..client.errors import GatewayError
 from ..client.task_rows import RowState
+from .generate import can_send, wait_property
 from .returns import OperatorReturn
 
 
@@ -28,18 +29,11 @@ class GEN404_OT_generate_again(bpy.types.Operator):
     job_id: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Task", description="The finished task to repeat; empty: the latest one"
     )
-    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait",
-        description="Block until the object is in the scene (for scripts and background mode)",
-        default=False,
-        options={"SKIP_SAVE"},
-    )
+    wait: wait_property()  # type: ignore[valid-type]
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        problem = preferences.blocker(context)
-        if problem:
-            cls.poll_message_set(problem)
+        if not can_send(cls, context):
             return False
         if not any(e.can_generate_again for e in session.get_session().entries.values()):
             cls.poll_message_set("No finished task of this session to generate again")

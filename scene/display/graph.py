@@ -162,6 +162,16 @@ class Graph:
         m = self.math("FLOORED_MODULO", index, float(SUBSET_PERIOD))
         return self.math("FRACT", self.math("MULTIPLY", m, _GOLDEN))
 
+    def menu_switch(self, menu: Any, items: Sequence[str], *branches: Any) -> Any:
+        """A Menu Switch of geometry: ``branches[i]`` when ``menu`` names ``items[i]``."""
+        node = self.node("GeometryNodeMenuSwitch", data_type="GEOMETRY")
+        for item, name in zip(node.enum_items, items, strict=True):
+            item.name = name
+        self.links.new(menu, node.inputs["Menu"])
+        for i, branch in enumerate(branches, start=1):
+            self.links.new(branch, node.inputs[i])
+        return node.outputs[0]
+
     def layout(self) -> None:
         """Spread the nodes on a grid, in the order they were made."""
         for i, node in enumerate(self.nodes):

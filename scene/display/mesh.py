@@ -305,12 +305,10 @@ def _build_node_group(
     set_points_material.inputs["Material"].default_value = points
     g.links.new(to_points.outputs["Points"], set_points_material.inputs["Geometry"])
 
-    menu = g.node("GeometryNodeMenuSwitch", data_type="GEOMETRY")
-    menu.enum_items[0].name, menu.enum_items[1].name = MODES
-    g.links.new(g_in.outputs[MODE.name], menu.inputs["Menu"])
-    g.links.new(splats, menu.inputs[1])
-    g.links.new(set_points_material.outputs["Geometry"], menu.inputs[2])
-    g.links.new(menu.outputs[0], g_out.inputs["Geometry"])
+    shown = g.menu_switch(
+        g_in.outputs[MODE.name], MODES, splats, set_points_material.outputs["Geometry"]
+    )
+    g.links.new(shown, g_out.inputs["Geometry"])
     socket(group, MODE.name).default_value = MODE.default
     g.layout()
     group[VERSION_KEY] = DISPLAY_VERSION

@@ -130,12 +130,8 @@ def _build(group: Any, points_material: bpy.types.Material) -> None:
     set_material.inputs["Material"].default_value = points_material
     g.links.new(radius.outputs[0], set_material.inputs["Geometry"])
 
-    menu = g.node("GeometryNodeMenuSwitch", data_type="GEOMETRY")
-    menu.enum_items[0].name, menu.enum_items[1].name = MODES
-    g.links.new(g_in.outputs[MODE.name], menu.inputs["Menu"])
-    g.links.new(resized, menu.inputs[1])
-    g.links.new(set_material.outputs["Geometry"], menu.inputs[2])
-    g.links.new(menu.outputs[0], g_out.inputs["Geometry"])
+    shown = g.menu_switch(g_in.outputs[MODE.name], MODES, resized, set_material.outputs["Geometry"])
+    g.links.new(shown, g_out.inputs["Geometry"])
     socket(group, MODE.name).default_value = MODE.default
     g.layout()
     group[VERSION_KEY] = NATIVE_DISPLAY_VERSION
