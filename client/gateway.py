@@ -103,17 +103,7 @@ class GatewayClient:
         if seed is not None:
             body["seed"] = seed
         body.update(task_options(model, model_params))
-        response, answer = self._send(
-            "POST",
-            "/add_task",
-            "submitting the prompt",
-            auth=True,
-            budget=UPLOAD_TIMEOUTS * self.timeout,
-            cancel=cancel,
-            deadline=deadline,
-            json=body,
-        )
-        return self._task_id(response, answer)
+        return self._add_task("submitting the prompt", cancel, deadline, json=body)
 
     def add_image_task(
         self,
@@ -134,16 +124,21 @@ class GatewayClient:
         data = {"seed": str(seed)} if seed is not None else {}
         for name, value in task_options(model, model_params).items():  # multipart: text
             data[name] = value if isinstance(value, str) else encode_params(value)  # type: ignore[arg-type]
+        return self._add_task("uploading the image", cancel, deadline, files=files, data=data)
+
+    def _add_task(
+        self, doing: str, cancel: threading.Event | None, deadline: float | None, **payload: Any
+    ) -> str:
+        """POST /add_task with the key, within UPLOAD_TIMEOUTS network timeouts."""
         response, answer = self._send(
             "POST",
             "/add_task",
-            "uploading the image",
+            doing,
             auth=True,
             budget=UPLOAD_TIMEOUTS * self.timeout,
             cancel=cancel,
             deadline=deadline,
-            files=files,
-            data=data,
+            **payload,
         )
         return self._task_id(response, answer)
 
