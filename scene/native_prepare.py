@@ -104,10 +104,13 @@ def write_native_rows(
         np.copyto(out[key][rows, 0], block.extra[name], casting="unsafe")
 
 
+_ONES4 = np.ones(4, np.float32)
+
+
 def _normalise_rotations(source: np.ndarray, rotation: np.ndarray) -> None:
     """rotation (n, 4) <- source / its length; a zero quaternion becomes the identity."""
     copy_group(source, rotation)
-    norm = np.einsum("ij,ij->i", rotation, rotation)
+    norm = np.square(rotation) @ _ONES4  # a matrix product: several times einsum's speed
     np.sqrt(norm, out=norm)
     zero = norm == 0.0
     if zero.any():
