@@ -11,12 +11,15 @@ the declared length equal to the file's) and a first chunk of JSON.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..splats.cloud import SplatCloud
+from ..splats.cloud import SplatCloud, SplatFormatError
+from ..splats.ply_header import parse_header, vertex_element
 from ..splats.reader import read_splat_file
+from ..splats.spz import claimed_count
 from .generation import GLB_FORMAT
 
 MAGIC = b"glTF"
@@ -58,9 +61,32 @@ def check_glb(path: str | Path) -> MeshResult:
     return MeshResult(str(path), size)
 
 
+MAX_RESULT_SPLATS = 10_000_000
+"""No 404 result comes near this (404's own SPZ reader refuses more): a download that
+claims more is refused before it is decoded, whatever its size would allow."""
+
+
 def read_result(path: Path) -> SplatCloud | MeshResult:
     """Worker-side: a downloaded result, read and decoded for the scene (a mesh model's
     GLB is only checked here: Blender's importer reads it on the main thread)."""
     if path.suffix == f".{GLB_FORMAT}":
         return check_glb(path)
+    claimed = result_claim(path)
+    if claimed is not None and claimed > MAX_RESULT_SPLATS:
+        raise SplatFormatError(
+            f"The gateway's result claims {claimed:,} splats; no 404 result has more than "
+            f"{MAX_RESULT_SPLATS:,}, so it was not decoded (a corrupt or hostile download). "
+            "Generate again; if it happens again, tell 404's support the task id."
+        )
     return read_splat_file(path)
+
+
+def result_claim(path: Path) -> int | None:
+    """The splat count a downloaded PLY's or SPZ's header claims, reading only its start."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head.startswith(b"ply"):
+        with contextlib.suppress(SplatFormatError):
+            return vertex_element(parse_header(memoryview(head)))[0].count
+        return None
+    return claimed_count(head)

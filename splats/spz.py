@@ -44,7 +44,7 @@ from .inflate import (
 from .spz_decode import REST_PER_CHANNEL, SpzLayout, decode
 from .upright import UPRIGHT
 
-__all__ = ["MAX_SPLATS", "read_spz"]
+__all__ = ["MAX_SPLATS", "claimed_count", "read_spz"]
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -95,6 +95,27 @@ def read_spz(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCloud:
         f"Not an SPZ file: it starts with {head.hex(' ')}, not zstd (28 b5 2f fd), "
         "gzip (1f 8b) or 'NGSP'."
     )
+
+
+def claimed_count(data: bytes | bytearray | memoryview | np.ndarray) -> int | None:
+    """The splat count an SPZ's header claims (only the header is inflated); None if
+    the header cannot be read (``read_spz`` then says why)."""
+    buf = memoryview(data)  # type: ignore[arg-type]
+    if buf.ndim != 1 or buf.itemsize != 1:
+        buf = buf.cast("B")
+    head = bytes(buf[:4])
+    try:
+        if head == ZSTD_MAGIC:
+            raw = ZstdInflater(buf).read(_HEADER.size)
+        elif head[:2] == GZIP_MAGIC:
+            raw = GzipInflater(buf).read(_HEADER.size)
+        else:
+            raw = bytes(buf[: _HEADER.size])
+    except SplatFormatError:
+        return None
+    if len(raw) < _HEADER.size or raw[:4] != NGSP:
+        return None
+    return int(_HEADER.unpack(raw)[2])
 
 
 # --- versions 1-3: one compressed payload ------------------------------------------------

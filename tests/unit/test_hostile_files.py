@@ -94,3 +94,26 @@ def test_rows_except_keeps_every_other_row_in_order() -> None:
 
 class _SmallBlocks(CloudRows):
     block_rows = 7  # rows cross block boundaries
+
+
+def test_a_result_claiming_more_splats_than_any_404_result_is_not_decoded(tmp_path) -> None:
+    """Downloads from the gateway: refused above 404's own limit, before decoding."""
+    import struct
+
+    import zstandard
+    from gen404.client.glb import MAX_RESULT_SPLATS, read_result
+
+    count = MAX_RESULT_SPLATS + 1
+    head = "ply\nformat binary_little_endian 1.0\n" + f"element vertex {count}\n"
+    head += "".join(f"property float {n}\n" for n in NAMES.split()) + "end_header\n"
+    ply = tmp_path / "result.ply"
+    ply.write_bytes(head.encode() + bytes(56 * 1000))
+    spz = tmp_path / "result.spz"
+    payload = struct.pack("<4sIIBBBB", b"NGSP", 2, count, 0, 12, 0, 0) + bytes(1000)
+    spz.write_bytes(zstandard.ZstdCompressor().compress(payload))
+    for path in (ply, spz):
+        with pytest.raises(SplatFormatError, match="no 404 result has more than 10,000,000"):
+            read_result(path)
+    fine = tmp_path / "fine.ply"
+    fine.write_bytes(make_ply(splat_columns(10)))
+    assert read_result(fine).count == 10  # type: ignore[union-attr]
