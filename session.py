@@ -23,7 +23,7 @@ from typing import Any
 
 import bpy
 
-from . import preferences
+from . import preferences, status_bar
 from .client.endpoints import host_of
 from .client.errors import GatewayError
 from .client.generation import RANDOM_SEED
@@ -322,6 +322,7 @@ class Session:
         try:
             imported = self.drain(max_imports=1) > 0
             self.report_ended()
+            status_bar.show(status_bar.status_line(self.active()))
             now = time.monotonic()
             if self.active() and now - self._last_redraw >= self.TICK_IDLE_REDRAW:
                 self._last_redraw = now
@@ -344,6 +345,7 @@ class Session:
         now = time.monotonic()
         for entry in self.active():
             entry.state, entry.message, entry.ended = RowState.CANCELLED, "Cancelled", now
+        status_bar.show(None)
 
 
 def end_report(entry: TaskEntry) -> tuple[str, str]:
