@@ -40,7 +40,7 @@ from .client.task_rows import (
     params_from_json,
     result_properties,
 )
-from .scene import builder, mesh_result
+from .scene import builder, fit, mesh_result
 from .splats.cloud import SplatCloud
 
 log = logging.getLogger(__name__)
@@ -292,6 +292,7 @@ class Session:
             entry.message = f"{cloud.count} splats"
         else:
             raise TypeError("the worker delivered no result to import")
+        fit.to_placeholder(view_layer, obj, entry.placeholder)
         entry.object_name = obj.name
         entry.state = RowState.DONE
         self.runner.mark_imported(preferences.user_folder(), entry.task_id, obj.name)
