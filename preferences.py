@@ -106,6 +106,12 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         default=2048,
         min=0,
     )
+    first_result_early: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="First Result Early",
+        description="Import the first finished result as soon as the gateway reports "
+        "PartialResult(1), instead of waiting for every worker (Success)",
+        default=True,
+    )
     timeout_seconds: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Network Timeout (s)",
         description="Longest wait for one answer from the gateway before retrying",
@@ -130,6 +136,7 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         col.prop(self, "result_format")
         if bpy.app.version >= (5, 3, 0):
             col.prop(self, "splat_object")
+        col.prop(self, "first_result_early")
         col.prop(self, "deadline_minutes")
         col.prop(self, "timeout_seconds")
         col.prop(self, "max_download_mb")
@@ -166,6 +173,7 @@ def job_settings(
         max_download_bytes=prefs.max_download_mb * 1024 * 1024,
         cache_max_bytes=prefs.cache_mb * 1024 * 1024,
         result_format=prefs.result_format,
+        download_on_partial=prefs.first_result_early,
         user_folder=user_folder(),
     )
 

@@ -47,6 +47,12 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
         description="The same seed, input and model give the same result",
         default=0,
     )
+    fit_to_placeholder: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Fit to Selected Mesh",
+        description="With a mesh selected when the generation starts, scale the result "
+        "to its bounds, centred and set on their bottom",
+        default=True,
+    )
     input_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Input",
         description="Generate from a text prompt or from an image",

@@ -23,7 +23,7 @@ from typing import Any
 
 import bpy
 
-from . import preferences
+from . import preferences, status_bar
 from .client.endpoints import host_of
 from .client.errors import GatewayError
 from .client.generation import RANDOM_SEED
@@ -40,7 +40,7 @@ from .client.task_rows import (
     params_from_json,
     result_properties,
 )
-from .scene import builder, mesh_result
+from .scene import builder, fit, mesh_result
 from .splats.cloud import SplatCloud
 
 log = logging.getLogger(__name__)
@@ -292,6 +292,7 @@ class Session:
             entry.message = f"{cloud.count} splats"
         else:
             raise TypeError("the worker delivered no result to import")
+        fit.to_placeholder(view_layer, obj, entry.placeholder)
         entry.object_name = obj.name
         entry.state = RowState.DONE
         self.runner.mark_imported(preferences.user_folder(), entry.task_id, obj.name)
@@ -322,6 +323,7 @@ class Session:
         try:
             imported = self.drain(max_imports=1) > 0
             self.report_ended()
+            status_bar.show(status_bar.status_line(self.active()))
             now = time.monotonic()
             if self.active() and now - self._last_redraw >= self.TICK_IDLE_REDRAW:
                 self._last_redraw = now
@@ -344,6 +346,7 @@ class Session:
         now = time.monotonic()
         for entry in self.active():
             entry.state, entry.message, entry.ended = RowState.CANCELLED, "Cancelled", now
+        status_bar.show(None)
 
 
 def end_report(entry: TaskEntry) -> tuple[str, str]:

@@ -122,6 +122,9 @@ class TaskEntry:
     message: str = ""
     ended: float | None = None
     object_name: str = ""
+    placeholder: str = ""
+    """The name of the mesh the result is fitted to ("": none); a name, not an ID
+    reference, so it survives undo and file loads while the task runs."""
     up_axis: str = "Y"
     seed: int | None = None
     """The seed the task was sent with (drawn by the add-on when the artist asked for random)."""

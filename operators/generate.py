@@ -19,6 +19,7 @@ from ..client.models import GenerationRequest, input_problem
 from ..client.prompts import prompt_problem
 from ..client.task_rows import RowState
 from ..image_upload import ImageUploadError, prepare_upload
+from ..scene import fit
 from .returns import OperatorReturn
 
 NAME_LIMIT = 60
@@ -90,6 +91,12 @@ class GEN404_OT_generate(bpy.types.Operator):
     pipeline_type: model_choices.pipeline_property()  # type: ignore[valid-type]
     texture_size: model_choices.texture_property()  # type: ignore[valid-type]
     face_count: model_choices.faces_property()  # type: ignore[valid-type]
+    fit_to_placeholder: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Fit to Selected Mesh",
+        description="With a mesh selected, scale the result to its bounds, centred and "
+        "set on their bottom (the mesh is remembered by name)",
+        default=False,
+    )
     wait: wait_property()  # type: ignore[valid-type]
 
     @classmethod
@@ -125,6 +132,8 @@ class GEN404_OT_generate(bpy.types.Operator):
             entry = session.get_session().submit(
                 request, settings, label, kind, host_of(settings.base_url)
             )
+            if self.fit_to_placeholder:
+                entry.placeholder = fit.placeholder_name(context)
         except (GatewayError, ImageUploadError) as exc:
             self.report({"ERROR"}, f"404 Gen: {exc}")
             return {"CANCELLED"}
@@ -176,4 +185,5 @@ def take_choices(op: Any, state: Any) -> None:
     op.pipeline_type = state.pipeline_type
     op.texture_size = state.texture_size
     op.face_count = state.face_count
+    op.fit_to_placeholder = state.fit_to_placeholder
     op.seed = RANDOM_SEED if state.random_seed else state.seed

@@ -126,6 +126,7 @@ def draw_choices(layout: Any, state: Any) -> None:
         box.prop(state, "pipeline_type")
         box.prop(state, "texture_size")
         box.prop(state, "face_count")
+    layout.prop(state, "fit_to_placeholder")
     row = layout.row(align=True)
     row.prop(state, "random_seed", text="", icon="FILE_REFRESH" if state.random_seed else "LOCKED")
     if state.random_seed:
