@@ -16,8 +16,7 @@ process undoes another's tasks; within a process one ``open_journal`` object per
 folder also serialises threads. Each task names the process that follows it
 (``owners.py``): a live owner keeps it, a dead one's tasks are taken over
 (``claim``). A damaged file is set aside as ``*.corrupt`` and a new one started,
-and ``problem`` says so. The journal is private (0600). Never stored: the API key,
-image bytes.
+and ``problem`` says so. Private (0600); never stored: the API key, image bytes.
 """
 
 from __future__ import annotations

@@ -30,10 +30,8 @@ our own: alpha bytes 0 and 255, whose logit is infinite, become the clamped logi
 every reader here uses (``quantize.U8_OPACITY_LOGIT``), and the arithmetic runs
 in float32, within a few units in the last place of splat-transform's float64.
 
-The values are returned raw (log scales, opacity logit, f_dc, SH), in the frame
-of the file's values: the PLY frame, as every writer of the format stores them.
-No bpy here.
-"""
+Values come back raw (log scales, opacity logit, f_dc, SH) in the PLY frame, as
+every writer of the format stores them. No bpy here."""
 
 from __future__ import annotations
 

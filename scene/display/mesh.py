@@ -21,9 +21,8 @@ each object's modifier: display mode (Gaussian splats or fast points), size,
 opacity threshold, the fraction of splats shown in the viewport (a stable subset
 spread evenly; final renders show all) and view-dependent colour.
 
-Everything is created once per .blend and shared by every splat object; a
-.blend saved by an older version is upgraded in place (same data-blocks, so
-every object's modifier keeps its values).
+Created once per .blend and shared by every splat object; a .blend saved by an
+older version is upgraded in place (same data-blocks: modifiers keep their values).
 """
 
 from __future__ import annotations
