@@ -8,6 +8,7 @@ import bpy
 import numpy as np
 import pytest
 
+from tests.blender import splat_renders
 from tests.blender.helpers import assert_file_values_only, picture_path, splat_objects
 from tests.simulator import figure_ply_bytes
 
@@ -20,7 +21,6 @@ def _render(engine: str, path) -> np.ndarray:
     scene.render.engine = engine
     scene.render.resolution_x, scene.render.resolution_y = 48, 72
     scene.render.resolution_percentage = 100
-    scene.render.filepath = str(path)
     scene.render.image_settings.file_format = "PNG"
     scene.render.image_settings.color_depth = "8"  # whatever an earlier test left
     scene.view_settings.view_transform = "Standard"
@@ -28,15 +28,7 @@ def _render(engine: str, path) -> np.ndarray:
         scene.cycles.samples = 8
         scene.cycles.min_transparent_bounces = 128
         scene.cycles.device = "CPU"
-    bpy.ops.render.render(write_still=True)
-    image = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        w, h = image.size
-        pixels = np.empty(w * h * 4, dtype=np.float32)
-        image.pixels.foreach_get(pixels)
-    finally:
-        bpy.data.images.remove(image)
-    return pixels.reshape(h, w, 4)[::-1, :, :3]  # Blender stores rows bottom-up
+    return splat_renders.render(path)[..., :3]
 
 
 @pytest.fixture
