@@ -76,6 +76,19 @@ def attribute(obj: bpy.types.Object, name: str, width: int) -> np.ndarray:
     return out.reshape(-1, width) if width > 1 else out
 
 
+WIDTH = {"FLOAT": 1, "FLOAT_VECTOR": 3, "QUATERNION": 4, "FLOAT4": 4}
+"""Float components of each attribute type a splat object holds."""
+
+
+def layers(obj: bpy.types.Object) -> dict[str, np.ndarray]:
+    """Every point attribute of a splat object's data (hidden ones left out), by name."""
+    return {
+        a.name: attribute(obj, a.name, WIDTH[a.data_type])
+        for a in obj.data.attributes
+        if not a.name.startswith(".") and a.domain == "POINT"
+    }
+
+
 def blender_positions(obj: bpy.types.Object) -> np.ndarray:
     """Splat centres in Blender's axes relative to the object's origin: a mesh stores them
     so; a native point cloud stores the file's, and its rotation (and scale) turns them."""

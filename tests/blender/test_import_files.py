@@ -15,6 +15,7 @@ from tests.blender.helpers import (
     ROOT,
     addon_module,
     attribute,
+    layers,
     splat_count,
     splat_objects,
     wait_for_event,
@@ -168,17 +169,6 @@ def test_file_problems_and_reader_warnings_reach_the_user(
         bpy.ops.gen404.import_splat(filepath=str(tmp_path / "missing.ply"))
 
 
-def _layers(obj: bpy.types.Object) -> dict[str, np.ndarray]:
-    out = {}
-    for attr in obj.data.attributes:
-        width = {"FLOAT": 1, "FLOAT_VECTOR": 3, "QUATERNION": 4, "FLOAT4": 4}[attr.data_type]
-        values = np.empty(splat_count(obj) * width, np.float32)
-        key = "value" if attr.data_type in ("FLOAT", "QUATERNION") else "vector"
-        attr.data.foreach_get(key, values)
-        out[attr.name] = values
-    return out
-
-
 def test_without_direct_memory_access_the_import_copies_the_same_values(
     addon, clean_scene, tmp_path, monkeypatch
 ) -> None:
@@ -191,7 +181,7 @@ def test_without_direct_memory_access_the_import_copies_the_same_values(
     monkeypatch.setattr(attributes, "attribute_views", lambda data, count, plan: None)
     assert bpy.ops.gen404.import_splat(filepath=str(path)) == {"FINISHED"}
     (copied,) = (o for o in splat_objects() if o != direct)
-    want, got = _layers(direct), _layers(copied)
+    want, got = layers(direct), layers(copied)
     kept = 4 if direct.type == "POINTCLOUD" else 5  # Blender's own splats, or file values
     assert sorted(got) == sorted(want) and len(want) == kept + 15 + 1  # SH degree 3, normals
     for name, values in want.items():

@@ -18,7 +18,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import ROOT, addon_module, splat_count, splat_objects
+from tests.blender.helpers import ROOT, addon_module, layers, splat_count, splat_objects
 from tests.unit.spzfiles import run_parallel, splat_transform
 
 SOURCE = ROOT / "tests" / "data" / "capture_sh3.src.ply"
@@ -44,19 +44,6 @@ def sogs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=300,
     )
     return folder
-
-
-def layers(obj: bpy.types.Object) -> dict[str, np.ndarray]:
-    out = {}
-    for attr in obj.data.attributes:
-        if attr.name.startswith(".") or attr.domain != "POINT":
-            continue
-        width = {"FLOAT": 1, "FLOAT_VECTOR": 3, "QUATERNION": 4, "FLOAT4": 4}[attr.data_type]
-        values = np.empty(splat_count(obj) * width, np.float32)
-        key = "value" if attr.data_type in ("FLOAT", "QUATERNION") else "vector"
-        attr.data.foreach_get(key, values)
-        out[attr.name] = values
-    return out
 
 
 def imported(path: Path | str) -> bpy.types.Object:
