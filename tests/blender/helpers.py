@@ -6,8 +6,10 @@ Import it as ``tests.blender.helpers`` only, so its set-up runs once per process
 
 from __future__ import annotations
 
+import json
 import os
 import queue
+import subprocess
 import sys
 import tempfile
 import time
@@ -153,3 +155,20 @@ def save_linear_png(pixels: np.ndarray, path: Path) -> None:
         image.save()
     finally:
         bpy.data.images.remove(image)
+
+
+def run_child(script: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a child Blender (this bpy module) on ``script``; its output is kept."""
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def last_json(out: str) -> dict:
+    """The last JSON line a child printed (its report)."""
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.blender.helpers import built_zip
+from tests.blender.helpers import built_zip, last_json, run_child
 from tests.simulator import SIM_API_KEY, make_figure
 
 CHILD = Path(__file__).with_name("restart_child.py")
-
-
-def _run(mode: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(CHILD), mode, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
-def _last_json(out: str) -> dict:
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
 
 def test_a_killed_blender_resumes_its_task_and_imports_it(addon, sim, tmp_path) -> None:
@@ -40,17 +22,17 @@ def test_a_killed_blender_resumes_its_task_and_imports_it(addon, sim, tmp_path) 
         GEN404_API_KEY=SIM_API_KEY,
     )
 
-    first = _run("submit", env, str(built_zip()))
+    first = run_child(CHILD, env, "submit", str(built_zip()))
     assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
-    task_id = _last_json(first.stdout)["task_id"]
+    task_id = last_json(first.stdout)["task_id"]
     assert [r.task_id for r in sim.stats().add_task_log] == [task_id]
     journal = tmp_path / "blender-user" / "extensions" / ".user" / "user_default" / "gen404"
     assert task_id in (journal / "tasks.json").read_text()
     assert SIM_API_KEY not in (journal / "tasks.json").read_text()
 
-    second = _run("resume", env)
+    second = run_child(CHILD, env, "resume")
     assert second.returncode == 0, second.stderr[-2000:]
-    report = _last_json(second.stdout)
+    report = last_json(second.stdout)
     assert report["wait_all"] == ["FINISHED"]
     (obj,) = report["objects"]
     assert obj["task_id"] == task_id and obj["name"] == "a restarted robot"
@@ -69,10 +51,10 @@ def test_quitting_while_a_task_runs_is_prompt_and_clean(addon, sim, tmp_path) ->
         GEN404_API_KEY=SIM_API_KEY,
     )
     started = time.monotonic()
-    run = _run("quit", env, str(built_zip()))
+    run = run_child(CHILD, env, "quit", str(built_zip()))
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stderr[-2000:]
-    assert _last_json(run.stdout) == {"quitting": True}
+    assert last_json(run.stdout) == {"quitting": True}
     assert "Traceback" not in run.stderr and "Fatal" not in run.stderr, run.stderr[-2000:]
     # A task that polls for 90 s more must not hold the exit (generous bound: CI is slow).
     assert elapsed < 60, elapsed

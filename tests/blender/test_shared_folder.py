@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.blender.helpers import built_zip
+from tests.blender.helpers import built_zip, last_json, run_child
 from tests.simulator import SIM_API_KEY
 
 CHILD = Path(__file__).with_name("shared_child.py")
@@ -31,21 +31,6 @@ def _env(sim, tmp_path: Path) -> dict[str, str]:
 def _journal(tmp_path: Path) -> dict:
     folder = tmp_path / "blender-user" / "extensions" / ".user" / "user_default" / "gen404"
     return json.loads((folder / "tasks.json").read_text())
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(CHILD), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
-def _last_json(out: str) -> dict:
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
 
 def _together(env: dict[str, str], mode: str, tmp_path: Path) -> list[dict]:
@@ -78,11 +63,11 @@ def _together(env: dict[str, str], mode: str, tmp_path: Path) -> list[dict]:
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
-    return [_last_json(out) for out, _ in outs]
+    return [last_json(out) for out, _ in outs]
 
 
 def _install(env: dict[str, str]) -> None:
-    run = _run(env, "install", str(built_zip()))
+    run = run_child(CHILD, env, "install", str(built_zip()))
     assert run.returncode == 0 and "FINISHED" in run.stdout, run.stderr[-2000:]
 
 
@@ -111,9 +96,9 @@ def test_two_blenders_starting_together_resume_each_task_once(addon, sim, tmp_pa
     sim.set_stage_seconds(2.0)  # still running when the first Blender dies
     env = _env(sim, tmp_path)
     _install(env)
-    first = _run(env, "submit-and-die", "2")
+    first = run_child(CHILD, env, "submit-and-die", "2")
     assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
-    task_ids = _last_json(first.stdout)["task_ids"]
+    task_ids = last_json(first.stdout)["task_ids"]
     assert len(set(task_ids)) == 2
     before = sim.stats()
     assert [r.task_id for r in before.add_task_log] == task_ids
