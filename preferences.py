@@ -179,8 +179,13 @@ def job_settings(
 
 
 def user_folder() -> str:
-    """The add-on's writable folder (journal, downloads), outside the add-on itself."""
-    return bpy.utils.extension_path_user(ADDON_ID, create=True)
+    """The add-on's writable folder (journal, downloads), outside the add-on itself.
+
+    Created here rather than with ``create=True``: Blender checks and then creates,
+    so two Blenders starting at once on a new user folder raced (FileExistsError)."""
+    path = bpy.utils.extension_path_user(ADDON_ID, create=False)
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def missing_key_message() -> str:
