@@ -18,8 +18,8 @@ from tests.blender.helpers import (
     splat_objects,
     wait_for_event,
 )
+from tests.refusals import ACCOUNT_REFUSALS
 from tests.simulator import SIM_API_KEY
-from tests.simulator import faults as F
 from tests.simulator.images import png_bytes
 from tests.simulator.results import pack_glb, unpack_glb
 
@@ -221,15 +221,7 @@ def test_the_sidebar_offers_models_params_and_seed_and_f3_takes_them(
 
 
 # -- 5. limits and billing -------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("fault", "words"),
-    [
-        (F.insufficient_balance(), "top it up"),
-        (F.daily_limit(), "today's limit"),
-        (F.login_required(), "log in"),
-    ],
-    ids=["balance", "daily", "login"],
-)
+@ACCOUNT_REFUSALS
 def test_account_refusals_stop_and_say_what_to_do(gateway, clean_scene, fault, words) -> None:
     gateway.add_fault("/add_task", fault)
     with pytest.raises(RuntimeError, match=words):

@@ -19,20 +19,11 @@ SH_C0 = 0.28209479177387814
 """Degree-0 SH constant: rgb = 0.5 + SH_C0 * f_dc."""
 
 PLY_PROPERTIES = (
-    "x",
-    "y",
-    "z",
-    "f_dc_0",
-    "f_dc_1",
-    "f_dc_2",
+    *"xyz",
+    *(f"f_dc_{i}" for i in range(3)),
     "opacity",
-    "scale_0",
-    "scale_1",
-    "scale_2",
-    "rot_0",
-    "rot_1",
-    "rot_2",
-    "rot_3",
+    *(f"scale_{i}" for i in range(3)),
+    *(f"rot_{i}" for i in range(4)),
 )
 """404's PLY vertex layout: 14 little-endian float32, no normals, no higher SH."""
 

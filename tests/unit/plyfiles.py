@@ -14,22 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 
 NUMPY_CODE = {
-    "char": "i1",
-    "int8": "i1",
-    "uchar": "u1",
-    "uint8": "u1",
-    "short": "i2",
-    "int16": "i2",
-    "ushort": "u2",
-    "uint16": "u2",
-    "int": "i4",
-    "int32": "i4",
-    "uint": "u4",
-    "uint32": "u4",
-    "float": "f4",
-    "float32": "f4",
-    "double": "f8",
-    "float64": "f8",
+    name: code
+    for names, code in (
+        ("char int8", "i1"),
+        ("uchar uint8", "u1"),
+        ("short int16", "i2"),
+        ("ushort uint16", "u2"),
+        ("int int32", "i4"),
+        ("uint uint32", "u4"),
+        ("float float32", "f4"),
+        ("double float64", "f8"),
+    )
+    for name in names.split()
 }
 """Every PLY scalar type name, in both spellings, to a numpy type code."""
 

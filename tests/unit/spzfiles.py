@@ -451,6 +451,16 @@ def peer_jobs(jobs: list[dict[str, object]], folder: Path) -> list[str]:
     return [shutil.which("node") or "node", str(PEERS / "encode.mjs"), str(spec)]
 
 
+@dataclass
+class PeerFiles:
+    """A folder of files the peer tools wrote for a test session, by name."""
+
+    folder: Path
+
+    def __getitem__(self, name: str) -> Path:
+        return self.folder / name
+
+
 def run_parallel(commands: list[list[str]], timeout: float = 120) -> None:
     """Run peer commands side by side (each is a separate Node process)."""
     procs = [

@@ -17,6 +17,7 @@ from gen404.client.models import GenerationRequest, Phase
 from gen404.client.retry import RetryPolicy
 from gen404.client.task_rows import RowState, TaskEntry
 
+from tests.refusals import ACCOUNT_REFUSALS
 from tests.simulator import GatewaySimulator
 from tests.simulator import faults as F
 from tests.simulator.results import seeded_glb, tiny_glb, unpack_glb
@@ -213,15 +214,7 @@ def test_a_task_row_says_its_model_seed_and_params() -> None:
 
 
 # -- 5. limits and billing -------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("fault", "words"),
-    [
-        (F.login_required(), "log in to your 404 account"),
-        (F.insufficient_balance(), "top it up"),
-        (F.daily_limit(), "today's limit"),
-    ],
-    ids=["login_required", "insufficient_balance", "daily_limit"],
-)
+@ACCOUNT_REFUSALS
 def test_account_refusals_stop_at_once_and_say_what_to_do(
     sim: GatewaySimulator, runner: JobRunner, fault, words: str
 ) -> None:

@@ -15,7 +15,6 @@ import io
 import json
 import threading
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,18 +35,13 @@ from tests.unit.sogfiles import (
     with_webp_size,
     zip_bytes,
 )
-from tests.unit.spzfiles import realistic_splats, run_parallel, splat_transform
+from tests.unit.spzfiles import PeerFiles, realistic_splats, run_parallel, splat_transform
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FIELDS = ("positions", "log_scales", "rotations", "opacity_logit", "sh_dc", "sh_rest")
 
 
-@dataclass
-class Made:
-    folder: Path
-
-    def __getitem__(self, name: str) -> Path:
-        return self.folder / name
+Made = PeerFiles
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,6 @@ tests pin down as the known, documented divergence (import with the other up axi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +28,7 @@ from gen404.splats.ply import read_ply_file
 from gen404.splats.spz import read_spz
 
 from tests.unit.spzfiles import (
+    PeerFiles,
     Splats,
     SpzOptions,
     assert_close_to_source,
@@ -55,13 +55,9 @@ HAND_MADE = {
 
 
 @dataclass
-class Converted:
-    folder: Path
+class Converted(PeerFiles):
     sources: dict[int, Splats]
     degree4: Splats
-
-    def __getitem__(self, name: str) -> Path:
-        return self.folder / name
 
 
 @pytest.fixture(scope="session")
