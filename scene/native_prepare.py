@@ -31,7 +31,13 @@ import numpy as np
 
 from ..splats.cloud import SH_REST_COUNT, SplatCloud
 from ..splats.rows import RowBlock, RowSource
-from .prepare import EXTRA_PREFIX, Attribute, copy_group, extra_attributes, non_finite_rows
+from .prepare import (
+    EXTRA_PREFIX,
+    Attribute,
+    copy_group,
+    non_finite_rows,
+    plan_after,
+)
 
 RADIANCE_BASE = "radiance:base"
 """Blender's name for (f_dc_0, f_dc_1, f_dc_2, opacity) of a native splat."""
@@ -48,23 +54,15 @@ def radiance_sh_name(k: int) -> str:
 
 
 def native_plan(source: RowSource) -> tuple[list[Attribute], dict[str, str], list[str]]:
-    """The attributes a native splat object of ``source`` gets (``position`` first).
-
-    Also the attribute name of each kept extra property, and a warning for each
-    extra that cannot be kept.
-    """
-    plan = [
+    """What ``prepare.attribute_plan`` gives, for a native splat object: Blender's own
+    attributes first, then the higher SH, normals and extra properties."""
+    blenders = [
         Attribute("position", "FLOAT_VECTOR", 3),
         Attribute("scale", "FLOAT_VECTOR", 3),
         Attribute("rotation", "QUATERNION", 4),
         Attribute(RADIANCE_BASE, "FLOAT4", 4),
     ]
-    k = SH_REST_COUNT[source.sh_degree]
-    plan += [Attribute(radiance_sh_name(i), "FLOAT_VECTOR", 3) for i in range(k)]
-    if source.has_normals:
-        plan.append(Attribute("file_normal", "FLOAT_VECTOR", 3))
-    extras, warnings = extra_attributes(source, plan)
-    return plan, extras, warnings
+    return plan_after(source, blenders, radiance_sh_name)
 
 
 def write_native_rows(

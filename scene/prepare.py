@@ -22,7 +22,7 @@ than a float copy per component.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,15 +63,26 @@ def attribute_plan(source: RowSource) -> tuple[list[Attribute], dict[str, str], 
     Also the attribute name of each kept extra property, and a warning for each
     extra that cannot be kept.
     """
-    plan = [
+    head = [
         Attribute("position", "FLOAT_VECTOR", 3),
         Attribute("file_rotation", "QUATERNION", 4),
         Attribute("log_scale", "FLOAT_VECTOR", 3),
         Attribute("opacity_logit", "FLOAT", 1),
         Attribute("sh_dc", "FLOAT_VECTOR", 3),
     ]
-    k = SH_REST_COUNT[source.sh_degree]
-    plan += [Attribute(sh_rest_name(i), "FLOAT_VECTOR", 3) for i in range(k)]
+    return plan_after(source, head, sh_rest_name)
+
+
+def plan_after(
+    source: RowSource, head: list[Attribute], sh_name: Callable[[int], str]
+) -> tuple[list[Attribute], dict[str, str], list[str]]:
+    """``head``, then one attribute per higher SH coefficient (named by ``sh_name``),
+    the normals if the file has them and its extra properties (with their names and
+    warnings): the part both kinds of splat object share."""
+    plan = [
+        *head,
+        *(Attribute(sh_name(k), "FLOAT_VECTOR", 3) for k in range(SH_REST_COUNT[source.sh_degree])),
+    ]
     if source.has_normals:
         plan.append(Attribute("file_normal", "FLOAT_VECTOR", 3))
     extras, warnings = extra_attributes(source, plan)
