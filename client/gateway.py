@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypedDict, Unpack
 
 import httpx
 
@@ -64,6 +64,16 @@ call gets one; a download the job's time (DOWNLOAD_BUDGET_S without a job)."""
 DOWNLOAD_BUDGET_S = 600.0
 
 
+class TaskCall(TypedDict, total=False):
+    """add_task's optional arguments: the model and its parameters, and the job's
+    ``cancel`` event and ``deadline`` (see the gateway calls below)."""
+
+    model: str | None
+    model_params: dict[str, object] | None
+    cancel: threading.Event | None
+    deadline: float | None
+
+
 class GatewayClient:
     """Talks to one gateway with one API key. TLS is always verified."""
 
@@ -88,22 +98,15 @@ class GatewayClient:
     # Each call takes the job's ``cancel`` event and ``deadline`` (time.monotonic()):
     # the request ends within its own time (see UPLOAD_TIMEOUTS) and the job's,
     # and within about a second of ``cancel`` being set (Cancelled is raised).
-    def add_text_task(
-        self,
-        prompt: str,
-        seed: int | None = None,
-        *,
-        model: str | None = None,
-        model_params: dict[str, object] | None = None,
-        cancel: threading.Event | None = None,
-        deadline: float | None = None,
-    ) -> str:
+    def add_text_task(self, prompt: str, seed: int | None = None, **call: Unpack[TaskCall]) -> str:
         """Submit a text→3D task; returns the gateway's task id."""
         body: dict[str, object] = {"prompt": prompt}
         if seed is not None:
             body["seed"] = seed
-        body.update(task_options(model, model_params))
-        return self._add_task("submitting the prompt", cancel, deadline, json=body)
+        body.update(task_options(call.get("model"), call.get("model_params")))
+        return self._add_task(
+            "submitting the prompt", call.get("cancel"), call.get("deadline"), json=body
+        )
 
     def add_image_task(
         self,
@@ -111,20 +114,19 @@ class GatewayClient:
         filename: str,
         mime: str,
         seed: int | None = None,
-        *,
-        model: str | None = None,
-        model_params: dict[str, object] | None = None,
-        cancel: threading.Event | None = None,
-        deadline: float | None = None,
+        **call: Unpack[TaskCall],
     ) -> str:
         """Submit an image→3D task (multipart field ``image``); returns the task id."""
         if not image:
             raise GatewayError("The image is empty: choose another image file.")
         files = {"image": (filename or "image", image, mime or "application/octet-stream")}
         data = {"seed": str(seed)} if seed is not None else {}
-        for name, value in task_options(model, model_params).items():  # multipart: text
+        for name, value in task_options(call.get("model"), call.get("model_params")).items():
+            # multipart fields are text: the parameters go as their JSON
             data[name] = value if isinstance(value, str) else encode_params(value)  # type: ignore[arg-type]
-        return self._add_task("uploading the image", cancel, deadline, files=files, data=data)
+        return self._add_task(
+            "uploading the image", call.get("cancel"), call.get("deadline"), files=files, data=data
+        )
 
     def _add_task(
         self, doing: str, cancel: threading.Event | None, deadline: float | None, **payload: Any

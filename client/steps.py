@@ -19,7 +19,7 @@ from pathlib import Path
 from .cache import ResultCache
 from .downloads import download_result
 from .errors import Cancelled, GatewayError, TaskDeadlineError, TaskOver
-from .gateway import GatewayClient
+from .gateway import GatewayClient, TaskCall
 from .models import GenerationRequest, JobSettings, Phase, phase_of, progress_message
 from .retry import RetryPolicy, call_with_retry
 from .status import GatewayState, TaskStatus
@@ -65,29 +65,17 @@ def submit(client: GatewayClient, job: Job, policy: RetryPolicy, on_retry: OnRet
     request = job.request
     assert request is not None
 
-    model, params = request.model, request.model_params
-
     def send() -> str:
-        cancel, deadline = job.cancel, job.deadline
-        if request.image:
-            return client.add_image_task(
-                request.image,
-                request.image_name,
-                request.image_mime,
-                request.seed,
-                model=model,
-                model_params=params,
-                cancel=cancel,
-                deadline=deadline,
-            )
-        return client.add_text_task(
-            (request.prompt or "").strip(),
-            request.seed,
-            model=model,
-            model_params=params,
-            cancel=cancel,
-            deadline=deadline,
+        call = TaskCall(
+            model=request.model,
+            model_params=request.model_params,
+            cancel=job.cancel,
+            deadline=job.deadline,
         )
+        if request.image:
+            image = request.image, request.image_name, request.image_mime
+            return client.add_image_task(*image, request.seed, **call)
+        return client.add_text_task((request.prompt or "").strip(), request.seed, **call)
 
     try:
         return call_with_retry(
