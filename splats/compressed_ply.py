@@ -324,17 +324,9 @@ def _decode(buf: memoryview, lay: _Layout) -> SplatCloud:
             f"The compressed PLY's vertex properties {', '.join(lay.extra)} are not part of "
             "the format and were ignored."
         )
-    return SplatCloud(
-        positions=positions,
-        log_scales=log_scales,
-        rotations=rotations,
-        opacity_logit=opacity_logit,
-        sh_dc=sh_dc,
-        sh_rest=sh_rest,
-        warnings=warnings,
-        file_up=UPRIGHT["compressed ply"].file_up,
-        file_frame=UPRIGHT["compressed ply"].file_frame,
-    )
+    # The six arrays in SplatCloud's order (positions ... sh_rest).
+    arrays = positions, log_scales, rotations, opacity_logit, sh_dc, sh_rest
+    return SplatCloud(*arrays, warnings=warnings, **UPRIGHT["compressed ply"].declared())
 
 
 def _per_chunk(values: np.ndarray, scale: np.ndarray, offset: np.ndarray, out: np.ndarray) -> None:

@@ -63,8 +63,7 @@ def read_dot_splat(data: bytes | bytearray | memoryview | np.ndarray) -> SplatCl
         opacity_logit=U8_OPACITY_LOGIT[rgba[:, 3]],
         sh_dc=RGB_DC[rgba[:, :3]],
         sh_rest=np.zeros((n, 0, 3), dtype=np.float32),
-        file_up=UPRIGHT["splat"].file_up,
-        file_frame=UPRIGHT["splat"].file_frame,
+        **UPRIGHT["splat"].declared(),
     )
     if bad_scales:
         cloud.warnings.append(

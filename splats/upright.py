@@ -37,6 +37,7 @@ case the explicit choice is for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -49,6 +50,13 @@ FILE_UP_AXES = ("Y", "-Y", "Z")
 """The file axes a user can name as up."""
 
 
+class Declared(TypedDict):
+    """A reader's ``file_up`` and ``file_frame``, to pass on to SplatCloud."""
+
+    file_up: str
+    file_frame: str
+
+
 @dataclass(frozen=True)
 class Upright:
     """How one kind of file stands: its up axis (in its own axes) and the frame it stores."""
@@ -56,6 +64,10 @@ class Upright:
     file_up: str
     file_frame: str
     why: str
+
+    def declared(self) -> Declared:
+        """The SplatCloud fields a reader of this kind fills in."""
+        return Declared(file_up=self.file_up, file_frame=self.file_frame)
 
 
 UPRIGHT = {
