@@ -55,10 +55,11 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
     )
     input_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Input",
-        description="Generate from a text prompt or from an image",
+        description="Generate from a text prompt, from an image, or from several prompts",
         items=[
             ("TEXT", "Text", "Generate from a text prompt", "FONT_DATA", 0),
             ("IMAGE", "Image", "Generate from an image", "IMAGE_DATA", 1),
+            ("BATCH", "Batch", "Generate several prompts, one per line of a text", "TEXT", 2),
         ],
         default="TEXT",
     )
@@ -71,6 +72,11 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
         description="A PNG, JPEG or WebP image of the object to generate",
         subtype="FILE_PATH",
         update=_load_preview,
+    )
+    batch_text: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Prompts",
+        description="The text (Text Editor) whose lines are the batch's prompts, one per line "
+        "(kept by name)",
     )
 
 

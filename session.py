@@ -40,7 +40,7 @@ from .client.task_rows import (
     params_from_json,
     result_properties,
 )
-from .scene import builder, fit, mesh_result
+from .scene import builder, fit, grid, mesh_result
 from .splats.cloud import SplatCloud
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,7 @@ class Session:
         else:
             raise TypeError("the worker delivered no result to import")
         fit.to_placeholder(view_layer, obj, entry.placeholder)
+        grid.place(view_layer, obj, entry.grid_cell)  # a batch's result: into its cell
         entry.object_name = obj.name
         entry.state = RowState.DONE
         self.runner.mark_imported(preferences.user_folder(), entry.task_id, obj.name)

@@ -375,7 +375,7 @@ class JobRunner:
                 self._pool.release(client)
             with self._lock:
                 self._jobs.pop(job.job_id, None)
-            self._slots.task_ended()
+            self._slots.task_ended(freed=job.task_id is not None)
 
     def _end_kept(self, job: Job, message: str) -> None:
         """End the job FAILED; a submitted (paid) task stays unfinished in the journal,

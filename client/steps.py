@@ -10,6 +10,7 @@ Run on the job's worker thread (``jobs.JobRunner``); no bpy.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ this long, however little of the job's time is left."""
 OnRetry = Callable[[GatewayError, float], None]
 Emit = Callable[[Phase, int, str], object]
 """Report progress: phase, results so far, message."""
+_made = itertools.count()
 
 
 @dataclass
@@ -58,6 +60,8 @@ class Job:
     """Cancelled by the user (journalled as cancelled), not by a runner shutting down
     (left as it was, so the task resumes next time)."""
     thread: threading.Thread | None = None
+    order: int = field(default_factory=lambda: next(_made))
+    """Jobs are sent in the order they were made (on the main thread): see slots.py."""
 
 
 def submit(client: GatewayClient, job: Job, policy: RetryPolicy, on_retry: OnRetry) -> str:

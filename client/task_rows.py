@@ -125,6 +125,8 @@ class TaskEntry:
     placeholder: str = ""
     """The name of the mesh the result is fitted to ("": none); a name, not an ID
     reference, so it survives undo and file loads while the task runs."""
+    grid_cell: object = field(default=None, repr=False)
+    """A batch's task: its cell in the batch's grid (``scene.grid_layout.Cell``)."""
     up_axis: str = "Y"
     seed: int | None = None
     """The seed the task was sent with (drawn by the add-on when the artist asked for random)."""

@@ -8,6 +8,7 @@ from .convert import GEN404_OT_convert_to_native
 from .export_splat import GEN404_OT_export_splat
 from .generate import GEN404_OT_generate
 from .generate_again import GEN404_OT_generate_again
+from .generate_batch import GEN404_OT_generate_batch
 from .import_splat import GEN404_FH_splat, GEN404_OT_import_splat
 from .reports import GEN404_OT_report, GEN404_OT_task_details
 from .tasks import (
@@ -20,6 +21,7 @@ from .tasks import (
 classes = (
     GEN404_OT_generate,
     GEN404_OT_generate_again,
+    GEN404_OT_generate_batch,
     GEN404_OT_import_splat,
     GEN404_FH_splat,  # after its operator
     GEN404_OT_export_splat,

@@ -26,6 +26,7 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
         layout.operator_context = "INVOKE_DEFAULT"
         layout.operator("gen404.generate", icon="PLAY")
         layout.operator("gen404.generate_again", icon="FILE_REFRESH")
+        layout.operator("gen404.generate_batch", icon="LINENUMBERS_ON")
         layout.operator("gen404.import_splat", icon="IMPORT")
         layout.operator("gen404.convert_to_native", icon=CONVERT_ICON)  # greyed before 5.3
         layout.separator()

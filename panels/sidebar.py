@@ -15,11 +15,13 @@ from typing import Any
 import bpy
 
 from .. import preferences, properties, session
-from ..client.generation import MESH_V2_MODEL, model_problem
+from ..client.generation import model_problem
 from ..client.prompts import MAX_LENGTH, MIN_LENGTH, prompt_problem
 from ..client.task_rows import RowState
 from ..image_upload import path_problem
 from ..operators.generate import take_choices
+from .batch import draw_batch
+from .choices import draw_choices
 from .text import draw_wrapped
 
 PROMPT_PLACEHOLDER = "Describe an object, e.g. mechanic robot"
@@ -93,6 +95,9 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
         width = line_width(context)
 
         layout.row().prop(state, "input_mode", expand=True)
+        if state.input_mode == "BATCH":
+            draw_batch(layout, state, ready, width)
+            return
         if state.input_mode == "TEXT":
             layout.prop(state, "prompt", text="", placeholder=PROMPT_PLACEHOLDER)
         else:
@@ -116,23 +121,6 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
         take_choices(op, state)
         if ready and problem and not is_error:
             layout.label(text=problem, icon="INFO")
-
-
-def draw_choices(layout: Any, state: Any) -> None:
-    """The model, 404-mesh-v2's parameters, and the seed."""
-    layout.prop(state, "model", text="")
-    if state.model == MESH_V2_MODEL:
-        box = layout.box()
-        box.prop(state, "pipeline_type")
-        box.prop(state, "texture_size")
-        box.prop(state, "face_count")
-    layout.prop(state, "fit_to_placeholder")
-    row = layout.row(align=True)
-    row.prop(state, "random_seed", text="", icon="FILE_REFRESH" if state.random_seed else "LOCKED")
-    if state.random_seed:
-        row.label(text="Random seed (recorded with the result)")
-    else:
-        row.prop(state, "seed")
 
 
 def draw_task(layout: Any, entry: Any, now: float, width: int) -> None:

@@ -46,6 +46,9 @@ class Recorder:
         self._log.append(("prop_of", data, name, kw.get("text")))
         self._log.append(("prop_kw", name, kw))
 
+    def prop_search(self, data, name: str, search_data, search_name: str, **kw) -> None:
+        self._log.append(("prop_search", name, search_name))
+
     def operator(self, idname: str, **kw):
         props = types.SimpleNamespace()
         self._log.append(("operator", idname, self, props, kw.get("text")))

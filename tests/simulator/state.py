@@ -143,6 +143,10 @@ class Stats:
     request_log: list[RequestRecord] = field(default_factory=list)
     origins: list[tuple[str, str | None]] = field(default_factory=list)
     """(path, ``x-client-origin``) of every gateway request, in order."""
+    concurrent_refusals: int = 0
+    """add_task calls refused with 429 ``concurrent_limit`` (``max_concurrent``)."""
+    peak_running: int = 0
+    """The most tasks the account ran at once."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -152,6 +156,8 @@ class Stats:
             "add_task_log": [r.__dict__ for r in self.add_task_log],
             "request_log": [r.__dict__ for r in self.request_log],
             "origins": [list(p) for p in self.origins],
+            "concurrent_refusals": self.concurrent_refusals,
+            "peak_running": self.peak_running,
         }
 
     def requests_for(self, path: str, task_id: str) -> list[RequestRecord]:
@@ -203,6 +209,7 @@ class SimState:
             self._origins: list[tuple[str, str | None]] = []
             self._add_log: list[AddTaskRecord] = []
             self._request_log: list[RequestRecord] = []
+            self._refusals = self._peak = 0
 
     def configure(
         self,
@@ -295,6 +302,8 @@ class SimState:
                 list(self._add_log),
                 list(self._request_log),
                 list(self._origins),
+                self._refusals,
+                self._peak,
             )
 
     # -- tasks -----------------------------------------------------------------
@@ -321,8 +330,11 @@ class SimState:
         with self._lock:
             now = self.now()
             limit = self.settings.max_concurrent
-            if limit and sum(t.running(now) for t in self._tasks.values()) >= limit:
+            running = sum(t.running(now) for t in self._tasks.values())
+            if limit and running >= limit:
+                self._refusals += 1
                 return None
+            self._peak = max(self._peak, running + 1)
             task = Task(
                 id=str(uuid.uuid4()),
                 created=now,
