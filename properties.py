@@ -72,6 +72,18 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
         subtype="FILE_PATH",
         update=_load_preview,
     )
+    history_shown: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Results Shown",
+        description="How many of the newest results the History shows",
+        default=5,
+        min=1,
+        max=500,
+    )
+    history_failed: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Show Failed",
+        description="List failed tasks in the History too (greyed)",
+        default=False,
+    )
 
 
 def register() -> None:

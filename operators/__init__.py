@@ -8,6 +8,7 @@ from .convert import GEN404_OT_convert_to_native
 from .export_splat import GEN404_OT_export_splat
 from .generate import GEN404_OT_generate
 from .generate_again import GEN404_OT_generate_again
+from .history import classes as history_classes
 from .import_splat import GEN404_FH_splat, GEN404_OT_import_splat
 from .reports import GEN404_OT_report, GEN404_OT_task_details
 from .tasks import (
@@ -30,4 +31,5 @@ classes = (
     GEN404_OT_wait_all,
     GEN404_OT_report,
     GEN404_OT_task_details,
+    *history_classes,
 )
