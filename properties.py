@@ -78,6 +78,18 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
         description="The text (Text Editor) whose lines are the batch's prompts, one per line "
         "(kept by name)",
     )
+    history_shown: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Results Shown",
+        description="How many of the newest results the History shows",
+        default=5,
+        min=1,
+        max=500,
+    )
+    history_failed: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Show Failed",
+        description="List failed tasks in the History too (greyed)",
+        default=False,
+    )
 
 
 def register() -> None:

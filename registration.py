@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, preferences, properties, session
-from .panels import menus, object_panel, sidebar
+from . import history_view, operators, preferences, properties, session
+from .panels import history, menus, object_panel, sidebar
 from .scene import display
 
 _classes = (
@@ -18,6 +18,7 @@ _classes = (
     *operators.classes,
     *menus.classes,
     *sidebar.classes,
+    *history.classes,
     *object_panel.classes,
 )
 
@@ -26,6 +27,7 @@ def register() -> None:
     for cls in _classes:
         bpy.utils.register_class(cls)
     properties.register()
+    history_view.register()
     menus.register()
     # Earlier sessions' tasks resume on the first tick, not here: no I/O in register().
     bpy.app.timers.register(session.first_tick, first_interval=0.0)
@@ -48,6 +50,7 @@ def unregister() -> None:
         bpy.app.handlers.load_post.remove(display.upgrade_existing)
     session.shutdown()
     menus.unregister()
+    history_view.unregister()
     properties.unregister()
     for cls in reversed(_classes):
         bpy.utils.unregister_class(cls)

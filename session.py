@@ -88,14 +88,14 @@ class Session:
         journal = self.runner.earlier_tasks(preferences.user_folder())
         self.journal_problem = journal.problem
         for entry in journal.ready:
-            self._add_from_journal(entry, RowState.READY_TO_IMPORT, "downloaded earlier")
+            self.add_from_journal(entry, RowState.READY_TO_IMPORT, "downloaded earlier")
         for entry in journal.unfinished:
-            row = self._add_from_journal(entry, RowState.PAUSED, "")
+            row = self.add_from_journal(entry, RowState.PAUSED, "")
             if self._resume(row.job_id)[1]:  # another Blender took it first: its own
                 del self.entries[row.job_id]
         _redraw()
 
-    def _add_from_journal(self, entry: JournalEntry, state: RowState, message: str) -> TaskEntry:
+    def add_from_journal(self, entry: JournalEntry, state: RowState, message: str) -> TaskEntry:
         ago = max(0.0, time.time() - entry.submitted_at)
         row = TaskEntry(
             job_id=f"journal-{uuid.uuid4().hex}",  # a row key, never a task id

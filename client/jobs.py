@@ -135,7 +135,7 @@ class JobRunner:
         self._check_settings(settings, needs_key=not cached)
         if entry is not None and not cached:
             self._check_same_gateway(entry.base_url, settings.base_url)
-        if entry is not None:
+        if entry is not None and not entry.imported:  # an imported one is nobody's to follow
             records.claim(settings.user_folder, task_id)
         left = submitted_at + settings.deadline_s - time.time()
         grace = min(RESUME_GRACE_S, settings.deadline_s)

@@ -9,6 +9,7 @@ from .export_splat import GEN404_OT_export_splat
 from .generate import GEN404_OT_generate
 from .generate_again import GEN404_OT_generate_again
 from .generate_batch import GEN404_OT_generate_batch
+from .history import classes as history_classes
 from .import_splat import GEN404_FH_splat, GEN404_OT_import_splat
 from .reports import GEN404_OT_report, GEN404_OT_task_details
 from .tasks import (
@@ -32,4 +33,5 @@ classes = (
     GEN404_OT_wait_all,
     GEN404_OT_report,
     GEN404_OT_task_details,
+    *history_classes,
 )

@@ -34,6 +34,24 @@ class VIEW3D_MT_gen404_add(bpy.types.Menu):
         layout.operator("gen404.resume_task", icon="RECOVER_LAST")
         layout.operator("gen404.clear_tasks", icon="TRASH")
         layout.operator("gen404.wait_all", icon="SORTTIME")
+        layout.menu(VIEW3D_MT_gen404_history.bl_idname, icon="TIME")
+
+
+class VIEW3D_MT_gen404_history(bpy.types.Menu):
+    """The History's operators; without a task they act on the newest result."""
+
+    bl_idname = "VIEW3D_MT_gen404_history"
+    bl_label = "History"
+
+    def draw(self, context: bpy.types.Context | None) -> None:
+        layout: Any = self.layout
+        layout.operator_context = "INVOKE_DEFAULT"
+        layout.operator("gen404.history_import", icon="IMPORT")
+        layout.operator("gen404.history_generate_again", icon="FILE_REFRESH")
+        layout.operator("gen404.history_copy_id", icon="COPYDOWN")
+        layout.operator("gen404.history_open_folder", icon="FILE_FOLDER")
+        layout.operator("gen404.history_remove", icon="TRASH")
+        layout.operator("gen404.history_refresh", icon="FILE_REFRESH")
 
 
 def draw_add_menu(self: Any, context: bpy.types.Context) -> None:
@@ -54,7 +72,7 @@ def draw_convert_menu(self: Any, context: bpy.types.Context) -> None:
         self.layout.operator("gen404.convert_to_native", icon=CONVERT_ICON)
 
 
-classes = (VIEW3D_MT_gen404_add,)
+classes = (VIEW3D_MT_gen404_history, VIEW3D_MT_gen404_add)
 
 
 def register() -> None:

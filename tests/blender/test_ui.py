@@ -127,7 +127,9 @@ def test_every_operator_is_searchable_and_in_a_menu(addon) -> None:
     assert menus.draw_add_menu in bpy.types.VIEW3D_MT_add._dyn_ui_initialize()
     assert menus.draw_import_menu in bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize()
     assert menus.draw_export_menu in bpy.types.TOPBAR_MT_file_export._dyn_ui_initialize()
-    submenu = operators_in(draw(bpy.types.VIEW3D_MT_gen404_add))
+    add_menu = draw(bpy.types.VIEW3D_MT_gen404_add)
+    assert ("menu", "VIEW3D_MT_gen404_history") in add_menu
+    submenu = operators_in(add_menu + draw(bpy.types.VIEW3D_MT_gen404_history))
     # Export is File > Export's: the Add menu adds things.
     assert {f"gen404.{name}" for name in ours} - {f"gen404.{n}" for n in internal} == set(
         submenu

@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = ("client", "splats")
+CHECKED = ("client", "splats", "history")
 
 GUARD = textwrap.dedent(
     """
