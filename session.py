@@ -27,7 +27,7 @@ from . import preferences, status_bar
 from .client.endpoints import host_of
 from .client.errors import GatewayError
 from .client.generation import RANDOM_SEED
-from .client.glb import MeshResult, read_result
+from .client.glb import MeshResult
 from .client.jobs import JobRunner
 from .client.journal import JournalEntry
 from .client.models import GenerationRequest, JobEvent, JobSettings, Phase
@@ -40,6 +40,7 @@ from .client.task_rows import (
     params_from_json,
     result_properties,
 )
+from .client.variants import read_result
 from .scene import builder, fit, mesh_result
 from .splats.cloud import SplatCloud
 
