@@ -119,13 +119,14 @@ class VIEW3D_PT_gen404(bpy.types.Panel):
 
 
 def draw_choices(layout: Any, state: Any) -> None:
-    """The model, 404-mesh-v2's parameters, and the seed."""
+    """The model, 404-mesh-v2's parameters, variants, fitting and the seed."""
     layout.prop(state, "model", text="")
     if state.model == MESH_V2_MODEL:
         box = layout.box()
         box.prop(state, "pipeline_type")
         box.prop(state, "texture_size")
         box.prop(state, "face_count")
+    layout.prop(state, "variants")
     layout.prop(state, "fit_to_placeholder")
     row = layout.row(align=True)
     row.prop(state, "random_seed", text="", icon="FILE_REFRESH" if state.random_seed else "LOCKED")
