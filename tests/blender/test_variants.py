@@ -4,8 +4,10 @@ simulator runs three successful workers and makes each variant larger than the l
 
 from __future__ import annotations
 
+import io
 import itertools
 import types
+import zipfile
 
 import bpy
 import numpy as np
@@ -18,7 +20,9 @@ from tests.blender.helpers import (
     row_state,
     splat_objects,
 )
+from tests.simulator import Fault
 from tests.simulator.images import png_bytes
+from tests.simulator.results import pack_glb
 
 
 def mesh_objects() -> list[bpy.types.Object]:
@@ -129,6 +133,33 @@ def test_mesh_variants_are_imported_side_by_side(gateway, clean_scene, tmp_path)
         addon_module("preferences").user_folder()
     )
     assert not list(results.glob(".variant-*"))  # the GLBs unpacked for the importer are gone
+
+
+def test_a_variant_blender_cannot_import_leaves_the_scene_as_it_was(
+    gateway, clean_scene, tmp_path, blender_glb
+) -> None:
+    broken = pack_glb({"asset": {"version": "2.0"}, "nodes": [{"mesh": 7}]})  # passes the check
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("1.glb", blender_glb)
+        archive.writestr("2.glb", broken)
+    gateway.add_fault("/get_result", Fault(status=200, body=buffer.getvalue()))
+    image = tmp_path / "red car.png"
+    image.write_bytes(png_bytes(64, 48))
+    kinds = ("objects", "meshes", "materials", "images")
+    counts = {k: len(getattr(bpy.data, k)) for k in kinds}
+    collections = {c.name for c in bpy.data.collections} | {COLLECTION}
+    with pytest.raises(RuntimeError, match="could not be imported"):
+        bpy.ops.gen404.generate(image_path=str(image), model="404-mesh", variants=True, wait=True)
+    assert {k: len(getattr(bpy.data, k)) for k in kinds} == counts  # variant 1 went again
+    assert {c.name for c in bpy.data.collections} <= collections  # no group was left
+    row = _row()
+    assert row.state is row_state().FAILED
+    folder = addon_module("client.folders").results_folder(
+        addon_module("preferences").user_folder()
+    )
+    assert (folder / f"{row.task_id}.glb.zip").read_bytes() == buffer.getvalue()  # kept
+    assert not list(folder.glob(".variant-*"))
 
 
 def test_with_a_placeholder_the_first_variant_is_fitted_the_others_follow(
