@@ -2,7 +2,7 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The model and seed choices shared by the sidebar state and the generate operator."""
+"""The model, seed and variants choices shared by the sidebar state and the generate operator."""
 
 from __future__ import annotations
 
@@ -79,6 +79,15 @@ def faces_property() -> Any:
         min=FACE_COUNT_MIN,
         max=FACE_COUNT_MAX,
         step=1000,
+    )
+
+
+def variants_property() -> Any:
+    return bpy.props.BoolProperty(
+        name="All Variants",
+        description="Import every worker's result (up to three variants, side by side in a "
+        "collection of their own), once all are done: First Result Early does not apply",
+        default=False,
     )
 
 

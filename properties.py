@@ -47,6 +47,7 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
         description="The same seed, input and model give the same result",
         default=0,
     )
+    variants: model_props.variants_property()  # type: ignore[valid-type]
     fit_to_placeholder: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Fit to Selected Mesh",
         description="With a mesh selected when the generation starts, scale the result "

@@ -23,11 +23,10 @@ from typing import Any
 
 import bpy
 
-from . import preferences, status_bar
+from . import preferences, result_import, status_bar
 from .client.endpoints import host_of
 from .client.errors import GatewayError
 from .client.generation import RANDOM_SEED
-from .client.glb import MeshResult, read_result
 from .client.jobs import JobRunner
 from .client.journal import JournalEntry
 from .client.models import GenerationRequest, JobEvent, JobSettings, Phase
@@ -38,10 +37,8 @@ from .client.task_rows import (
     RowState,
     TaskEntry,
     params_from_json,
-    result_properties,
 )
-from .scene import builder, fit, grid, mesh_result
-from .splats.cloud import SplatCloud
+from .client.variants import read_result
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ class Session:
     TICK_IDLE_REDRAW = 1.0
 
     def __init__(self) -> None:
-        self.runner = JobRunner(parse_file=read_result)
+        self.runner = JobRunner(parse_file=read_result)  # also a task's ZIP of variants
         self.entries: dict[str, TaskEntry] = {}
         self._last_redraw = 0.0
         # One bound method for the timer: each attribute access makes a new one, and
@@ -269,34 +266,14 @@ class Session:
         entry.follow(event.phase, event.task_id, event.results, event.message)
         if entry.state is not RowState.IMPORTING:
             return
-        cloud = event.payload
-        scene, view_layer = bpy.context.scene, bpy.context.view_layer
-        assert scene is not None and view_layer is not None
-        properties = result_properties(entry)
-        if isinstance(cloud, MeshResult):
-            try:
-                obj = mesh_result.import_glb(
-                    scene, view_layer, cloud.path, entry.label, properties=properties
-                )
-            except Exception as exc:  # the scene is as it was: say why, keep the file
-                entry.state, entry.message = (
-                    RowState.FAILED,
-                    f"The mesh could not be imported: {exc}",
-                )
-                return
-            entry.message = "Mesh imported"
-        elif isinstance(cloud, SplatCloud):
-            obj = builder.build_object(
-                scene, view_layer, cloud, entry.label, up_axis="Y", properties=properties
-            )  # 404's results are +Y up
-            entry.message = f"{cloud.count} splats"
-        else:
-            raise TypeError("the worker delivered no result to import")
-        fit.to_placeholder(view_layer, obj, entry.placeholder)
-        grid.place(view_layer, obj, entry.grid_cell)  # a batch's result: into its cell
-        entry.object_name = obj.name
+        try:
+            placed = result_import.place(entry, event.payload)
+        except result_import.ImportFailed as exc:  # the scene is as it was; the file stays
+            entry.state, entry.message = RowState.FAILED, str(exc)
+            return
+        entry.object_name, entry.message = placed.name, placed.message
         entry.state = RowState.DONE
-        self.runner.mark_imported(preferences.user_folder(), entry.task_id, obj.name)
+        self.runner.mark_imported(preferences.user_folder(), entry.task_id, placed.name)
         with contextlib.suppress(RuntimeError):  # no undo stack in background mode
             bpy.ops.ed.undo_push(message=f"404 Gen: {entry.label}")
 

@@ -30,8 +30,12 @@ from .models import DEFAULT_CACHE_BYTES, RESULT_FORMATS
 PARTIAL_SUFFIX = ".part"
 STALE_PARTIAL_S = 3600.0
 """A partial download untouched this long belongs to a crashed process."""
+UNPACKED_PREFIX = ".variant-"
+"""A mesh variant unpacked from its task's ZIP for Blender's importer (variants.py)."""
+PARTIAL_PATTERNS = (f".download-*{PARTIAL_SUFFIX}", f"{UNPACKED_PREFIX}*")
+"""Temporary files: downloads under way and unpacked variants (swept once stale)."""
 
-_NAME = re.compile(r"^[0-9a-fA-F-]{36}\.(" + "|".join(RESULT_FORMATS) + r")$")
+_NAME = re.compile(r"[0-9a-fA-F-]{36}\.(" + "|".join(map(re.escape, RESULT_FORMATS)) + ")")
 
 
 class ResultCache:
@@ -98,7 +102,7 @@ class ResultCache:
         except OSError:
             return []
         for path in candidates:
-            if not _NAME.match(path.name) or not is_uuid(path.name[:36]):
+            if not _NAME.fullmatch(path.name) or not is_uuid(path.name[:36]):
                 continue
             try:
                 st = path.stat()
@@ -132,9 +136,10 @@ class ResultCache:
         removed = []
         cutoff = time.time() - STALE_PARTIAL_S
         with contextlib.suppress(OSError):
-            for path in self.folder.glob(f".download-*{PARTIAL_SUFFIX}"):
-                with contextlib.suppress(OSError):
-                    if path.stat().st_mtime < cutoff:
-                        path.unlink()
-                        removed.append(path)
+            for pattern in PARTIAL_PATTERNS:
+                for path in self.folder.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        if path.stat().st_mtime < cutoff:
+                            path.unlink()
+                            removed.append(path)
         return removed

@@ -40,6 +40,8 @@ SEED_MAX = 2**31 - 1
 RANDOM_SEED = -1
 """The gateway's "choose one" (it never says which): never sent by the add-on."""
 GLB_FORMAT = "glb"
+VARIANTS_SUFFIX = ".zip"
+"""A format ending so (``spz.zip``) is every variant of a task in one ZIP (``all=true``)."""
 
 
 def is_mesh_model(model: str) -> bool:
@@ -128,8 +130,25 @@ def task_options(model: str | None, params: dict[str, object] | None) -> dict[st
     return options
 
 
+def variants_format(fmt: str) -> str:
+    """The format of a ZIP of ``fmt`` results: every variant of a task at once."""
+    return fmt + VARIANTS_SUFFIX
+
+
+def is_variants_format(fmt: str) -> bool:
+    return fmt.endswith(VARIANTS_SUFFIX)
+
+
+def member_format(fmt: str) -> str:
+    """The format of one result: that of a ZIP's entries for a variants format."""
+    return fmt.removesuffix(VARIANTS_SUFFIX)
+
+
 def result_params(task_id: str, fmt: str) -> dict[str, str]:
-    """get_result's query for a result format (a mesh model's GLB has no format to choose)."""
+    """get_result's query for a result format (a mesh model's GLB has no format to choose;
+    a variants format asks for the ZIP of them all)."""
+    if is_variants_format(fmt):
+        return {**result_params(task_id, member_format(fmt)), "all": "true"}
     if fmt == GLB_FORMAT:  # a mesh model's result is its GLB: no splat format to choose
         return {"id": task_id}
     params = {"id": task_id, "format": fmt}

@@ -71,20 +71,32 @@ def read_result(path: Path) -> SplatCloud | MeshResult:
     GLB is only checked here: Blender's importer reads it on the main thread)."""
     if path.suffix == f".{GLB_FORMAT}":
         return check_glb(path)
-    claimed = result_claim(path)
+    refuse_huge(result_claim(path))
+    return read_splat_file(path)
+
+
+def refuse_huge(claimed: int | None) -> None:
+    """SplatFormatError for a result claiming more splats than any 404 result has."""
     if claimed is not None and claimed > MAX_RESULT_SPLATS:
         raise SplatFormatError(
             f"The gateway's result claims {claimed:,} splats; no 404 result has more than "
             f"{MAX_RESULT_SPLATS:,}, so it was not decoded (a corrupt or hostile download). "
             "Generate again; if it happens again, tell 404's support the task id."
         )
-    return read_splat_file(path)
 
 
 def result_claim(path: Path) -> int | None:
     """The splat count a downloaded PLY's or SPZ's header claims, reading only its start."""
     with open(path, "rb") as f:
-        head = f.read(1 << 16)
+        return claim_of(f.read(CLAIM_BYTES))
+
+
+CLAIM_BYTES = 1 << 16
+"""A PLY header or an SPZ's first zstd block says its splat count within this."""
+
+
+def claim_of(head: bytes) -> int | None:
+    """The splat count the start of a PLY or SPZ (``head``) claims; None if it says none."""
     if head.startswith(b"ply"):
         with contextlib.suppress(SplatFormatError):
             return vertex_element(parse_header(memoryview(head)))[0].count

@@ -35,7 +35,6 @@ from .gateway import GatewayClient, key_problem
 from .journal import open_journal
 from .models import (
     RESULT_FORMATS,
-    SPLAT_FORMATS,
     TERMINAL_PHASES,
     GenerationRequest,
     JobEvent,
@@ -65,8 +64,8 @@ class JobRunner:
     """Runs generation jobs in the background; results and progress arrive on ``events``.
 
     ``parse`` gets the result's bytes, ``parse_file`` (preferred when given) the path of
-    the cached file; either runs on the worker thread. Jobs of one runner share one
-    HTTP client per gateway and key.
+    the cached file and the download limit (a bound for what it unpacks); either runs
+    on the worker thread. Jobs of one runner share one HTTP client per gateway and key.
     """
 
     def __init__(
@@ -74,7 +73,7 @@ class JobRunner:
         parse: Callable[[bytes], object] | None = None,
         client_factory: Callable[[JobSettings], GatewayClient] | None = None,
         *,
-        parse_file: Callable[[Path], object] | None = None,
+        parse_file: Callable[[Path, int], object] | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         if parse is None and parse_file is None:
@@ -96,10 +95,8 @@ class JobRunner:
         missing or malformed API key, unknown format)."""
         request = request.with_seed()  # drawn here: every result knows its seed
         request.validate()
-        if request.result_format is not None:  # a mesh model: its result is a GLB
-            settings = dataclasses.replace(settings, result_format=request.result_format)
-        elif settings.result_format not in SPLAT_FORMATS:
-            raise GatewayError(f"A splat task cannot be downloaded as {settings.result_format!r}.")
+        fmt = request.download_format(settings.result_format)  # GLB, a ZIP of variants...
+        settings = dataclasses.replace(settings, result_format=fmt)
         self._check_settings(settings, needs_key=True)
         label = label or (request.prompt or "").strip() or request.image_name
         job = Job(
@@ -349,7 +346,7 @@ class JobRunner:
                 )
                 path = steps.download(client, job, self._retry, self._notify_retry(job), cache)
             steps.check_cancel(job)
-            payload = self._read(path)
+            payload = self._read(path, settings.max_download_bytes)
             steps.check_cancel(job)
             size = path.stat().st_size
             self._emit(
@@ -387,10 +384,10 @@ class JobRunner:
         self._journal_update(job, message=message)  # before the event: tests and
         self._emit(job, Phase.FAILED, message=message, journal=False)  # UI see both
 
-    def _read(self, path: Path) -> object:
+    def _read(self, path: Path, max_bytes: int) -> object:
         try:
             if self._parse_file is not None:
-                return self._parse_file(path)
+                return self._parse_file(path, max_bytes)
             assert self._parse is not None
             return self._parse(path.read_bytes())
         except Cancelled:

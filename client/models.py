@@ -18,10 +18,12 @@ from .errors import GatewayError
 from .folders import default_user_folder
 from .status import GatewayState, TaskStatus
 
-RESULT_FORMATS = ("ply", "spz", generation.GLB_FORMAT)
-"""The formats of a result file; GLB comes only from the mesh models."""
 SPLAT_FORMATS = ("ply", "spz")
 """The formats a splat task may be downloaded in (the preference's choice)."""
+SINGLE_FORMATS = (*SPLAT_FORMATS, generation.GLB_FORMAT)
+RESULT_FORMATS = (*SINGLE_FORMATS, *map(generation.variants_format, SINGLE_FORMATS))
+"""The formats of a result file: GLB comes only from the mesh models, ``*.zip`` holds
+every variant of a task (``spz.zip``: a ZIP of SPZ files)."""
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 DEFAULT_MAX_DOWNLOAD_BYTES = 1024**3
 
@@ -88,6 +90,8 @@ class GenerationRequest:
     model: str = generation.DEFAULT_MODEL
     model_params: dict[str, object] | None = field(default=None, hash=False)
     """Sent as the JSON object ``model_params`` (404-mesh-v2's pipeline, texture, faces)."""
+    variants: bool = False
+    """Download every worker's result (a ZIP, once the task is done), not only the first."""
 
     def validate(self) -> None:
         has_prompt = bool(self.prompt and self.prompt.strip())
@@ -107,10 +111,16 @@ class GenerationRequest:
             return self
         return dataclasses.replace(self, seed=generation.draw_seed())
 
-    @property
-    def result_format(self) -> str | None:
-        """The format the model dictates (GLB for meshes); None: the preference's."""
-        return generation.GLB_FORMAT if generation.is_mesh_model(self.model) else None
+    def download_format(self, preferred: str) -> str:
+        """The format of this task's download: the model dictates GLB for meshes, else the
+        preference's splat format; the ZIP of them all with ``variants``."""
+        if generation.is_mesh_model(self.model):
+            fmt = generation.GLB_FORMAT
+        elif preferred in SPLAT_FORMATS:
+            fmt = preferred
+        else:
+            raise GatewayError(f"A splat task cannot be downloaded as {preferred!r}.")
+        return generation.variants_format(fmt) if self.variants else fmt
 
     @property
     def kind(self) -> str:

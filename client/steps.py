@@ -21,6 +21,7 @@ from .cache import ResultCache
 from .downloads import download_result
 from .errors import Cancelled, GatewayError, TaskDeadlineError, TaskOver
 from .gateway import GatewayClient, TaskCall
+from .generation import is_variants_format
 from .models import GenerationRequest, JobSettings, Phase, phase_of, progress_message
 from .retry import RetryPolicy, call_with_retry
 from .status import GatewayState, TaskStatus
@@ -112,6 +113,7 @@ def poll(
     """Poll until there is something to download; returns the result count."""
     settings = job.settings
     task_id = job.task_id or ""
+    variants = is_variants_format(settings.result_format)  # all of them: wait for Success
     last: tuple[GatewayState, int] | None = None
     while True:
         status = call_with_retry(
@@ -138,7 +140,7 @@ def poll(
             phase = phase_of(status)
             emit(phase, status.results, progress_message(status))
         has_result = status.state is GatewayState.PARTIAL_RESULT and status.results > 0
-        if has_result and settings.download_on_partial:
+        if has_result and settings.download_on_partial and not variants:
             return status.results
         remaining = job.deadline - time.monotonic()
         if remaining <= 0:

@@ -91,6 +91,7 @@ class GEN404_OT_generate(bpy.types.Operator):
     pipeline_type: model_choices.pipeline_property()  # type: ignore[valid-type]
     texture_size: model_choices.texture_property()  # type: ignore[valid-type]
     face_count: model_choices.faces_property()  # type: ignore[valid-type]
+    variants: model_choices.variants_property()  # type: ignore[valid-type]
     fit_to_placeholder: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Fit to Selected Mesh",
         description="With a mesh selected, scale the result to its bounds, centred and "
@@ -122,6 +123,7 @@ class GEN404_OT_generate(bpy.types.Operator):
         layout.prop(self, "prompt")
         layout.prop(self, "model")
         layout.prop(self, "seed")
+        layout.prop(self, "variants")
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         try:
@@ -161,7 +163,11 @@ class GEN404_OT_generate(bpy.types.Operator):
         problem = seed_problem(self.seed)
         if problem:
             raise GatewayError(problem)
-        choices = {"model": self.model, "model_params": model_choices.model_params(self)}
+        choices = {
+            "model": self.model,
+            "model_params": model_choices.model_params(self),
+            "variants": self.variants,
+        }
         label = object_name_for(prompt, image_path)
         if prompt:
             problem = prompt_problem(prompt)
@@ -180,10 +186,11 @@ class GEN404_OT_generate(bpy.types.Operator):
 
 
 def take_choices(op: Any, state: Any) -> None:
-    """Copy the sidebar's model, parameters and seed onto the operator ``op``."""
+    """Copy the sidebar's model, parameters, seed and variants onto the operator ``op``."""
     op.model = state.model
     op.pipeline_type = state.pipeline_type
     op.texture_size = state.texture_size
     op.face_count = state.face_count
     op.fit_to_placeholder = state.fit_to_placeholder
+    op.variants = state.variants
     op.seed = RANDOM_SEED if state.random_seed else state.seed

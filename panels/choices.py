@@ -12,14 +12,16 @@ from ..client.generation import MESH_V2_MODEL
 
 
 def draw_choices(layout: Any, state: Any, *, fit: bool = True) -> None:
-    """The model, 404-mesh-v2's parameters, fitting to a placeholder (``fit``), the seed."""
+    """The model, 404-mesh-v2's parameters, the seed and, with ``fit`` (a single
+    generation, not a batch), all variants and fitting to a placeholder."""
     layout.prop(state, "model", text="")
     if state.model == MESH_V2_MODEL:
         box = layout.box()
         box.prop(state, "pipeline_type")
         box.prop(state, "texture_size")
         box.prop(state, "face_count")
-    if fit:
+    if fit:  # a single generation (not a batch): its variants, fitted to a placeholder
+        layout.prop(state, "variants")
         layout.prop(state, "fit_to_placeholder")
     row = layout.row(align=True)
     row.prop(state, "random_seed", text="", icon="FILE_REFRESH" if state.random_seed else "LOCKED")

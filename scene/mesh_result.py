@@ -25,6 +25,7 @@ MESH_RESULT_PROP = PROP_PREFIX + "mesh"
 _DATA_KINDS = (
     "objects",
     "meshes",
+    "pointclouds",
     "materials",
     "images",
     "textures",
@@ -41,18 +42,19 @@ class MeshImportError(RuntimeError):
     """Blender's glTF importer could not read the result."""
 
 
-def _pointers() -> dict[str, set[int]]:
+def data_pointers() -> dict[str, set[int]]:
+    """What ``bpy.data`` holds now: ``created_since`` tells what an import added."""
     return {kind: {item.as_pointer() for item in getattr(bpy.data, kind)} for kind in _DATA_KINDS}
 
 
-def _created_since(before: dict[str, set[int]]) -> dict[str, list[Any]]:
+def created_since(before: dict[str, set[int]]) -> dict[str, list[Any]]:
     return {
         kind: [item for item in getattr(bpy.data, kind) if item.as_pointer() not in before[kind]]
         for kind in _DATA_KINDS
     }
 
 
-def _remove(created: dict[str, list[Any]]) -> None:
+def remove_created(created: dict[str, list[Any]]) -> None:
     """Delete what an import made, objects first (they use the rest)."""
     for kind in _DATA_KINDS:
         collection = getattr(bpy.data, kind)
@@ -86,10 +88,10 @@ def import_glb(
     properties: Mapping[str, str | int | float] | None = None,
 ) -> bpy.types.Object:
     """Import the GLB at ``path`` as one object named ``name`` (an empty parents several)."""
-    before = _pointers()
+    before = data_pointers()
     try:
         _run_importer(path)
-        created = _created_since(before)
+        created = created_since(before)
         objects = created["objects"]
         if not objects:
             raise MeshImportError("the GLB holds no object")
@@ -113,10 +115,18 @@ def import_glb(
         for key, value in (properties or {}).items():
             root[PROP_PREFIX + key] = value
     except Exception:
-        _remove(_created_since(before))
+        remove_created(created_since(before))
         raise
     select_only(view_layer, root)
     return root
 
 
-__all__ = ["COLLECTION_NAME", "MESH_RESULT_PROP", "MeshImportError", "import_glb"]
+__all__ = [
+    "COLLECTION_NAME",
+    "MESH_RESULT_PROP",
+    "MeshImportError",
+    "created_since",
+    "data_pointers",
+    "import_glb",
+    "remove_created",
+]

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from .cloud import SplatFormatError
+from .zip_limits import ZipLimits, checked_entries, open_zip, read_entry
 
 WebpDecoder = Callable[[bytes], np.ndarray]
 """Lossless WebP file bytes -> (H, W, 4) uint8 RGBA, top row first."""
@@ -68,6 +69,9 @@ MAX_ENTRY_BYTES = 512 << 20
 MAX_TOTAL_BYTES = 2 << 30
 MAX_RATIO = 100
 """A compressed zip entry may expand at most this many times (plus 1 MiB)."""
+LIMITS = ZipLimits(
+    MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_TOTAL_BYTES, MAX_RATIO, "a meta.json and a few images"
+)
 
 # --- the package: meta.json and its images, as bytes ------------------------------------
 
@@ -108,15 +112,10 @@ def sog_folder_meta(path: str | os.PathLike[str]) -> str | None:
 def open_sog_zip(data: bytes | bytearray | memoryview | np.ndarray, name: str = "") -> SogPackage:
     """A bundled .sog: meta.json and the images it names, read into memory by entry name."""
     called = f"'{name}'" if name else "The SOG file"
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(memoryview(data)))  # type: ignore[arg-type]
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise SplatFormatError(
-            f"{called} is not a readable zip archive ({exc}); a .sog must be one: "
-            "download or export it again."
-        ) from None
+    view = memoryview(data)  # type: ignore[arg-type]  # numpy arrays are buffers too
+    archive = open_zip(view, called, "a .sog must be one: download or export it again.")
     with archive:
-        entries = _checked_entries(archive, called)
+        entries = checked_entries(archive, called, LIMITS)
         if META_NAME not in entries:
             raise SplatFormatError(
                 f"{called} is a zip archive without a meta.json at its top, so it is not a "
@@ -130,7 +129,7 @@ def open_sog_zip(data: bytes | bytearray | memoryview | np.ndarray, name: str = 
                     f"{called} is incomplete: its meta.json names '{entry}', which the "
                     "archive does not hold. Export the SOG again."
                 )
-            return _read_entry(archive, info, limit, called)
+            return read_entry(archive, info, limit, called, MAX_RATIO)
 
         meta = _parse_meta(read(META_NAME, MAX_META_BYTES), called)
         package = SogPackage(name, meta)
@@ -181,69 +180,6 @@ def open_sog_folder(
             raise SplatFormatError(f"the images of {called} add up to more than 2 GiB: refused.")
         package.images[image] = blob
     return package
-
-
-def _checked_entries(archive: zipfile.ZipFile, called: str) -> dict[str, zipfile.ZipInfo]:
-    infos = archive.infolist()
-    if len(infos) > MAX_ENTRIES:
-        raise SplatFormatError(
-            f"{called} is a zip of {len(infos)} entries; a SOG holds a meta.json and a few "
-            f"images (at most {MAX_ENTRIES} are accepted): refused."
-        )
-    entries: dict[str, zipfile.ZipInfo] = {}
-    total = 0
-    for info in infos:
-        entry = info.filename
-        if not _plain_entry_name(entry):
-            raise SplatFormatError(
-                f"{called} holds an entry named {entry!r}, a path out of the archive or "
-                "absolute; no SOG writer makes one, so the file is refused."
-            )
-        if entry in entries:
-            raise SplatFormatError(f"{called} holds two entries named {entry!r}: refused.")
-        entries[entry] = info
-        total += info.file_size
-        if info.file_size > MAX_ENTRY_BYTES or total > MAX_TOTAL_BYTES:
-            raise SplatFormatError(
-                f"{called} claims to unpack to {total / 2**20:,.0f} MiB (entry {entry!r}: "
-                f"{info.file_size / 2**20:,.0f} MiB), more than a SOG needs: refused."
-            )
-        if info.file_size > MAX_RATIO * info.compress_size + (1 << 20):
-            raise SplatFormatError(
-                f"{called}: the entry {entry!r} expands {info.file_size:,} bytes from "
-                f"{info.compress_size:,} (a zip bomb?): refused."
-            )
-    return entries
-
-
-def _plain_entry_name(entry: str) -> bool:
-    if not entry or "\\" in entry or "\x00" in entry or entry.startswith("/"):
-        return False
-    if len(entry) > 1 and entry[1] == ":":  # a drive letter
-        return False
-    return all(part not in ("", ".", "..") for part in entry.rstrip("/").split("/"))
-
-
-def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, called: str) -> bytes:
-    """An entry's bytes, never more than ``limit`` whatever its header claims."""
-    cap = min(limit, MAX_RATIO * info.compress_size + (1 << 20))
-    try:
-        with archive.open(info) as stream:
-            blob = stream.read(cap + 1)
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
-        raise SplatFormatError(
-            f"{called}: its entry '{info.filename}' cannot be read ({exc})."
-        ) from None
-    except Exception as exc:  # zlib/bz2/lzma errors of a damaged entry
-        raise SplatFormatError(
-            f"{called}: its entry '{info.filename}' is damaged ({exc})."
-        ) from None
-    if len(blob) > cap:
-        raise SplatFormatError(
-            f"{called}: the entry '{info.filename}' unpacks to more than its header said "
-            "or than a SOG needs: refused."
-        )
-    return blob
 
 
 def _parse_meta(blob: bytes, called: str) -> dict[str, Any]:

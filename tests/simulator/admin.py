@@ -47,6 +47,7 @@ def handle_admin(req: Request, state: SimState) -> Response:
                 result_ttl_s=body.get("result_ttl_s"),
                 api_keys=body.get("api_keys"),
                 max_concurrent=body.get("max_concurrent"),
+                successes=body.get("successes"),
             )
         elif action == "advance":
             state.advance(float(body["seconds"]))

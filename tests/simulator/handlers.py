@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from .figure import result_spz_bytes
 from .images import ImageError, check_image
 from .multipart import MultipartError, header_params, parse_multipart
-from .results import seeded_glb, seeded_ply
-from .state import SimState
+from .results import seeded_glb, seeded_ply, variant_glb, variant_ply, variant_spz
+from .state import SimState, Task
 
 MIB = 1024 * 1024
 
@@ -297,6 +297,8 @@ def get_result(req: Request, state: SimState, limits: Limits, result: bytes) -> 
             f"No successful results found for task ID {task_id}. "
             f"Failure reason: {task.failure_reason}",
         )
+    if (req.param("all") or "").lower() == "true":  # every success so far, in a ZIP
+        return _all_results(task, limits, state, result, wants_ply, task.successes(now))
     if task.model in limits.image_only_models:  # a mesh: its GLB, whatever was asked
         disposition = 'attachment; filename="result.glb"'
         glb = seeded_glb(state.result_glb, task.seed)
@@ -309,16 +311,29 @@ def get_result(req: Request, state: SimState, limits: Limits, result: bytes) -> 
             200, spz, "application/octet-stream", [("content-disposition", disposition)]
         )
     result = seeded_ply(result, task.seed)  # same seed, same bytes; other seeds differ
-    if (req.param("all") or "").lower() == "true":
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-            archive.writestr("1.ply", result)
-        disposition = 'attachment; filename="results.zip"'
-        return Response(
-            200, buffer.getvalue(), "application/zip", [("content-disposition", disposition)]
-        )
     disposition = 'attachment; filename="result.ply"'
     return Response(200, result, "application/octet-stream", [("content-disposition", disposition)])
+
+
+def _all_results(
+    task: Task, limits: Limits, state: SimState, result: bytes, wants_ply: bool, count: int
+) -> Response:
+    """``all=true``: a ZIP of every successful worker's result, ``1.spz``, ``2.spz``...
+    (``.ply``; ``.glb`` for the mesh models), each a variant of its own (results.py)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for number in range(1, count + 1):
+            if task.model in limits.image_only_models:
+                name, data = f"{number}.glb", variant_glb(state.result_glb, task.seed, number)
+            elif wants_ply:
+                name, data = f"{number}.ply", variant_ply(result, task.seed, number)
+            else:
+                name, data = f"{number}.spz", variant_spz(result, number)
+            archive.writestr(name, data)
+    disposition = 'attachment; filename="results.zip"'
+    return Response(
+        200, buffer.getvalue(), "application/zip", [("content-disposition", disposition)]
+    )
 
 
 Handler = Callable[[Request, SimState, Limits, bytes], Response]

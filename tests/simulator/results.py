@@ -5,12 +5,20 @@ seed in a header comment (the last before ``end_header``), a GLB in
 ``asset.extras``. A splat task's SPZ is the figure's SPZ whatever the seed.
 ``tiny_glb`` is a hand-made untextured quad, enough for the unit tests; the
 Blender tests hand the simulator a GLB that Blender's own glTF exporter wrote.
+
+Variants (``all=true``): variant 1 is the result above; variant k is it scaled by
+``variant_scale(k)`` (1.5, 2), so every variant differs in size and bytes, and the
+same seed still gives the same bytes.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+
+import numpy as np
+
+from .figure import arrays_of_ply, ply_bytes, result_spz_bytes, spz_bytes
 
 GLB_MAGIC = b"glTF"
 JSON_CHUNK = b"JSON"
@@ -96,3 +104,64 @@ def seeded_ply(ply: bytes, seed: int) -> bytes:
     """``ply`` with a ``comment seed N`` header line just before ``end_header``."""
     end = ply.index(b"end_header\n")
     return ply[:end] + f"comment seed {seed}\n".encode() + ply[end:]
+
+
+VARIANT_GROWTH = 0.5
+
+
+def variant_scale(number: int) -> float:
+    """How much larger variant ``number`` is than the result (variant 1)."""
+    return 1.0 + VARIANT_GROWTH * (number - 1)
+
+
+def _with_comment(ply: bytes, comment: str) -> bytes:
+    end = ply.index(b"end_header\n")
+    return ply[:end] + f"comment {comment}\n".encode() + ply[end:]
+
+
+def _scaled(ply: bytes, number: int) -> dict[str, np.ndarray] | None:
+    """The result's arrays scaled for variant ``number`` (None: not in 404's layout)."""
+    try:
+        arrays = arrays_of_ply(ply)
+    except ValueError:
+        return None
+    factor = variant_scale(number)
+    return {
+        **arrays,
+        "positions": arrays["positions"] * np.float32(factor),
+        "log_scales": arrays["log_scales"] + np.float32(np.log(factor)),
+    }
+
+
+def variant_ply(ply: bytes, seed: int, number: int) -> bytes:
+    """Variant ``number`` of the PLY result of a task with ``seed``."""
+    if number == 1:
+        return seeded_ply(ply, seed)
+    arrays = _scaled(ply, number)
+    data = ply if arrays is None else ply_bytes(arrays)
+    return _with_comment(seeded_ply(data, seed), f"variant {number}")
+
+
+def variant_spz(ply: bytes, number: int) -> bytes:
+    """Variant ``number`` as 404's SPZ (seed-blind, like the single SPZ result)."""
+    arrays = _scaled(ply, number) if number > 1 else None
+    return result_spz_bytes(ply) if arrays is None else spz_bytes(arrays)
+
+
+def variant_glb(glb: bytes, seed: int, number: int) -> bytes:
+    """Variant ``number`` of a mesh result: its root nodes scaled, numbered in extras."""
+    seeded = seeded_glb(glb, seed)
+    if number == 1:
+        return seeded
+    try:
+        document, binary = unpack_glb(seeded)
+    except (ValueError, struct.error):
+        return seeded
+    factor = variant_scale(number)
+    scene = document.get("scenes", [{}])[document.get("scene", 0)]
+    for index in scene.get("nodes", []):
+        node = document["nodes"][index]
+        if "matrix" not in node:
+            node["scale"] = [factor * v for v in node.get("scale", [1.0, 1.0, 1.0])]
+    document["asset"].setdefault("extras", {})["gen404_sim_variant"] = number
+    return pack_glb(document, binary)

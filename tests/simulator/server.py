@@ -267,6 +267,11 @@ class GatewaySimulator:
         """Tasks the account may run at once (0: no limit); more get 429 concurrent_limit."""
         self.state.configure(max_concurrent=count)
 
+    def set_successes(self, count: int) -> None:
+        """Workers that succeed on each task created from now on (1 to 3): ``all=true``
+        then answers a ZIP of that many variants once the task reports Success."""
+        self.state.configure(successes=count)
+
     def fail_next(self, reason: str = "Task timed out", count: int = 1) -> None:
         self.state.fail_next(reason, count)
 

@@ -25,6 +25,8 @@ STATUS_SUCCESS = "Success"
 STATUS_FAILURE = "Failure"
 STAGES = 3
 """NoResult, InProgress, PartialResult(1): each lasts ``stage_seconds``; then the end."""
+MAX_WORKERS = 3
+"""Workers running each task: up to this many results (variants) per task."""
 
 
 def partial_status(n: int) -> str:
@@ -78,6 +80,8 @@ class Task:
     seed: int = 0
     """The seed it runs with: the one sent, or one the gateway chose (and never tells)."""
     model: str = "404-3dgs"
+    workers_ok: int = 1
+    """Workers that succeed: the results at Success (``PartialResult(1)`` before it)."""
 
     def stage(self, now: float) -> int:
         if self.stage_seconds <= 0:
@@ -98,7 +102,11 @@ class Task:
         return {"status": names[stage]}
 
     def successes(self, now: float) -> int:
-        return 0 if self.failure_reason is not None else int(self.stage(now) >= 2)
+        """Results so far: none, then the earliest at PartialResult(1), all at Success."""
+        stage = self.stage(now)
+        if self.failure_reason is not None or stage < 2:
+            return 0
+        return self.workers_ok if stage >= STAGES else 1
 
     def running(self, now: float) -> bool:
         """Still taking one of the account's slots."""
@@ -173,6 +181,8 @@ class Settings:
     result_ttl_s: float
     max_concurrent: int = 0
     """Tasks the account may run at once (0: no limit); more get 429 concurrent_limit."""
+    successes: int = 1
+    """Workers of each new task that succeed (1 to MAX_WORKERS): its variants."""
 
 
 class SimState:
@@ -218,9 +228,14 @@ class SimState:
         result_ttl_s: float | None = None,
         api_keys: Iterable[str] | None = None,
         max_concurrent: int | None = None,
+        successes: int | None = None,
     ) -> None:
         """Change settings for tasks created from now on (and the key check)."""
+        if successes is not None and not 1 <= int(successes) <= MAX_WORKERS:
+            raise ValueError(f"successes must be 1 to {MAX_WORKERS}, not {successes}")
         with self._lock:
+            if successes is not None:
+                self.settings.successes = int(successes)
             if max_concurrent is not None:
                 self.settings.max_concurrent = int(max_concurrent)
             if stage_seconds is not None:
@@ -343,6 +358,7 @@ class SimState:
                 failure_reason=self._fail_next.popleft() if self._fail_next else None,
                 seed=seed if seed is not None and seed != -1 else random.randrange(2**31),
                 model=model,
+                workers_ok=self.settings.successes,
             )
             self._tasks[task.id] = task
             self._add_log.append(

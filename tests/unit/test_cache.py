@@ -109,3 +109,21 @@ def test_default_user_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     folder = default_user_folder()
     assert folder.name == "gen404"
     assert not folder.exists()  # computing it creates nothing
+
+
+def test_variant_zips_are_cached_results_and_stale_unpacked_variants_are_swept(
+    tmp_path: Path,
+) -> None:
+    cache = ResultCache(tmp_path, max_bytes=10_000)
+    task_id = str(uuid.uuid4())
+    zipped = put(cache, 10, "spz.zip", task_id)
+    assert zipped.name == f"{task_id}.spz.zip" and cache.get(task_id, "spz.zip") == zipped
+    assert [p for p, _, _ in cache.files()] == [zipped]
+    fresh, stale = tmp_path / ".variant-a.glb", tmp_path / ".variant-b.glb"
+    for path in (fresh, stale):
+        path.write_bytes(b"glTF")
+    age(stale, STALE_PARTIAL_S + 60)  # left by a Blender that crashed mid-import
+    cache.evict()
+    assert fresh.exists() and not stale.exists() and zipped.exists()
+    with pytest.raises(GatewayError, match="Unknown result format"):
+        cache.path_for(task_id, "exe.zip")

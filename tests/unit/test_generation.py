@@ -46,7 +46,7 @@ def runner():
         waits.append(seconds)
         return cancel.is_set()
 
-    r = JobRunner(parse_file=lambda p: p, retry=RetryPolicy(jitter=0.0, wait=wait))
+    r = JobRunner(parse_file=lambda p, _: p, retry=RetryPolicy(jitter=0.0, wait=wait))
     r.waits = waits  # type: ignore[attr-defined]
     yield r
     r.shutdown()

@@ -22,6 +22,7 @@ from PIL import Image
 from tests.simulator import PARTS, SIM_API_KEY, Fault, GatewaySimulator, make_figure
 from tests.simulator.figure import HEAD, NOSE, PLY_PROPERTIES, SH_C0
 from tests.simulator.images import image_size, png_bytes
+from tests.simulator.results import unpack_glb
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = {"x-api-key": SIM_API_KEY}
@@ -308,6 +309,72 @@ def test_result_formats(sim: GatewaySimulator, http: httpx.Client) -> None:
     with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
         assert archive.namelist() == ["1.ply"]
         assert archive.read("1.ply").startswith(b"ply\n")
+
+
+# -- all=true: every success so far, each a variant of its own -------------------------
+def _add(http: httpx.Client, **body: object) -> str:
+    response = http.post("/add_task", json={"prompt": "a red robot", **body}, headers=KEY)
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def _zip(http: httpx.Client, task_id: str, **params: str) -> dict[str, bytes]:
+    answer = http.get("/get_result", params={"id": task_id, "all": "true", **params}, headers=KEY)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_all_true_holds_every_success_the_status_reports(
+    sim: GatewaySimulator, http: httpx.Client
+) -> None:
+    sim.set_successes(3)
+    sim.set_stage_seconds(10)
+    task_id = _add(http, seed=11)
+    sim.advance(20)
+    status = http.get("/get_status", params={"id": task_id}).json()["status"]
+    assert status == "PartialResult(1)" and list(_zip(http, task_id)) == ["1.spz"]
+    sim.advance(10)
+    assert http.get("/get_status", params={"id": task_id}).json()["status"] == "Success"
+    spz = _zip(http, task_id)
+    assert list(spz) == ["1.spz", "2.spz", "3.spz"] and len(set(spz.values())) == 3
+    single = http.get("/get_result", params={"id": task_id}, headers=KEY).content
+    assert spz["1.spz"] == single  # the earliest result is variant 1
+    ply = _zip(http, task_id, format="ply")
+    assert list(ply) == ["1.ply", "2.ply", "3.ply"]
+    single_ply = http.get("/get_result", params={"id": task_id, "format": "ply"}, headers=KEY)
+    assert ply["1.ply"] == single_ply.content
+    from gen404.splats.ply import read_ply
+
+    heights = [np.ptp(read_ply(data).positions[:, 1]) for data in ply.values()]
+    assert heights[1] == pytest.approx(1.5 * heights[0], rel=1e-5)
+    assert heights[2] == pytest.approx(2 * heights[0], rel=1e-5)
+    # Deterministic from the seed: another task with it gives the same bytes.
+    again = _add(http, seed=11)
+    sim.advance(30)
+    assert _zip(http, again, format="ply") == ply
+    other = _add(http, seed=12)
+    sim.advance(30)
+    assert _zip(http, other, format="ply")["2.ply"] != ply["2.ply"]
+
+
+def test_all_true_for_a_mesh_model_holds_glbs(sim: GatewaySimulator, http: httpx.Client) -> None:
+    sim.set_successes(2)
+    files = {"image": ("car.png", png_bytes(32, 32), "image/png")}
+    data = {"model": "404-mesh", "seed": "3"}
+    task_id = http.post("/add_task", files=files, data=data, headers=KEY).json()["id"]
+    sim.advance(1)
+    glbs = _zip(http, task_id)
+    assert list(glbs) == ["1.glb", "2.glb"]
+    second = unpack_glb(glbs["2.glb"])[0]
+    assert second["asset"]["extras"] == {"gen404_sim_seed": 3, "gen404_sim_variant": 2}
+    assert second["nodes"][0]["scale"] == [1.5, 1.5, 1.5]
+
+
+def test_successes_are_one_to_three(sim: GatewaySimulator) -> None:
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="successes must be 1 to 3"):
+            sim.set_successes(bad)
 
 
 # -- transport, counters, control -------------------------------------------------
