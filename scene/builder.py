@@ -176,12 +176,18 @@ def build_object(
     return obj
 
 
-def select_only(view_layer: bpy.types.ViewLayer, obj: bpy.types.Object) -> None:
-    """Make a new result the only selected object, and the active one."""
+def deselect_all(view_layer: bpy.types.ViewLayer) -> None:
+    """Nothing selected. The view layer is brought up to date first: until then it may
+    still list objects just removed (as None)."""
     view_layer.update()
     for other in view_layer.objects:
         if other is not None and other.select_get(view_layer=view_layer):
             other.select_set(False, view_layer=view_layer)
+
+
+def select_only(view_layer: bpy.types.ViewLayer, obj: bpy.types.Object) -> None:
+    """Make a new result the only selected object, and the active one."""
+    deselect_all(view_layer)
     if obj.name in view_layer.objects:
         obj.select_set(True, view_layer=view_layer)
         view_layer.objects.active = obj

@@ -17,6 +17,7 @@ from typing import Any
 
 import bpy
 
+from . import builder
 from .builder import collection
 from .fit import world_bounds
 
@@ -72,9 +73,7 @@ def lay_out(view_layer: bpy.types.ViewLayer, roots: Sequence[Any]) -> None:
 
 def select(view_layer: bpy.types.ViewLayer, roots: Sequence[Any]) -> None:
     """Every variant selected (to move them as one), the first one active."""
-    for obj in view_layer.objects:
-        if obj.select_get(view_layer=view_layer):
-            obj.select_set(False, view_layer=view_layer)
+    builder.deselect_all(view_layer)
     for root in roots:
         if root.name in view_layer.objects:
             root.select_set(True, view_layer=view_layer)

@@ -171,6 +171,7 @@ def test_with_a_placeholder_the_first_variant_is_fitted_the_others_follow(
     box = bpy.data.objects.new("fit box", mesh)
     clean_scene.collection.objects.link(box)
     box.location = (5.0, 0.0, 1.0)  # bounds x 4..6, z 1..3
+    bpy.context.view_layer.update()  # removed objects may linger in it (as None) until then
     for other in bpy.context.view_layer.objects:
         other.select_set(False)
     box.select_set(True)
