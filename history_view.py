@@ -22,6 +22,7 @@ import bpy.utils.previews
 from . import preferences
 from .history.rows import HistoryRow
 from .history.service import HistoryService
+from .redraw import redraw_3d_views
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def forget(task_id: str) -> None:
         del _previews[task_id]
     if _service is not None:
         _service.drop(task_id)
-    _redraw()
+    redraw_3d_views()
 
 
 def apply_changes() -> bool:
@@ -102,7 +103,7 @@ def sync(timeout: float = 60.0) -> bool:
     history.refresh(force=True)
     done = history.wait(timeout)
     apply_changes()
-    _redraw()
+    redraw_3d_views()
     return done
 
 
@@ -112,19 +113,11 @@ def tick() -> float | None:
         history = service()
         history.refresh()
         if apply_changes():
-            _redraw()
+            redraw_3d_views()
         return TICK_BUSY_S if history.busy() else TICK_IDLE_S
     except Exception:  # never let the timer die: the History would freeze
         log.exception("gen404: updating the History failed")
         return TICK_IDLE_S
-
-
-def _redraw() -> None:
-    wm = bpy.context.window_manager
-    for window in wm.windows if wm else ():
-        for area in window.screen.areas:
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
 
 
 def register() -> None:

@@ -10,30 +10,24 @@ import bpy
 
 from .. import preferences, session
 from ..client.errors import GatewayError
-from ..client.task_rows import RowState
-from .generate import can_send, wait_property
+from .options import SendingOperator, task_property, wait_property
+from .outcome import failed, started
 from .returns import OperatorReturn
 
 
-class GEN404_OT_generate_again(bpy.types.Operator):
-    """Generate a finished 404 task again: same prompt or image, model, parameters and seed"""
+class GEN404_OT_generate_again(SendingOperator):
+    """Send a finished task of this session again with the same prompt or image, model, parameters
+    and seed (a new, paid task); from a menu, the latest finished one"""
 
     bl_idname = "gen404.generate_again"
     bl_label = "Generate Again (404 Gen)"
-    bl_description = (
-        "Send a finished task of this session again with the same prompt or image, model, "
-        "parameters and seed (a new, paid task); from a menu, the latest finished one"
-    )
-    bl_options = {"REGISTER"}
 
-    job_id: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Task", description="The finished task to repeat; empty: the latest one"
-    )
+    job_id: task_property("The finished task to repeat; empty: the latest one")  # type: ignore[valid-type]
     wait: wait_property()  # type: ignore[valid-type]
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not can_send(cls, context):
+        if not super().poll(context):
             return False
         if not any(e.can_generate_again for e in session.get_session().entries.values()):
             cls.poll_message_set("No finished task of this session to generate again")
@@ -55,16 +49,6 @@ class GEN404_OT_generate_again(bpy.types.Operator):
             settings = preferences.job_settings(context)
             entry = tasks.generate_again(key, settings)
         except GatewayError as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
-        if not self.wait:
-            self.report(
-                {"INFO"}, f"404 Gen: generating '{entry.label}' again ({entry.settings_text})"
-            )
-            return {"FINISHED"}
-        entry = tasks.wait(entry.job_id, settings.deadline_s + 120.0)
-        if entry.state is RowState.DONE:
-            self.report({"INFO"}, f"404 Gen: '{entry.object_name}' is in the scene")
-            return {"FINISHED"}
-        self.report({"ERROR"}, f"404 Gen: {entry.status_text()}")
-        return {"CANCELLED"}
+            return failed(self, exc)
+        news = f"generating '{entry.label}' again ({entry.settings_text})"
+        return started(self, entry, self.wait, settings.deadline_s + 120.0, news)

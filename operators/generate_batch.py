@@ -23,11 +23,13 @@ from ..client.models import GenerationRequest
 from ..client.prompt_list import MAX_PROMPTS, read_batch
 from ..client.task_rows import RowState, TaskEntry
 from ..scene.grid_layout import Cell, Grid, columns_for
-from .generate import can_send, object_name_for, wait_property
+from .generate import object_name_for
+from .options import SendingOperator, call_argument, seed_property, wait_property
+from .outcome import done, failed
 from .returns import OperatorReturn
 
 
-class GEN404_OT_generate_batch(bpy.types.Operator):
+class GEN404_OT_generate_batch(SendingOperator):
     """Generate one 3D Gaussian splat per prompt, laid out in a grid, with 404.xyz"""
 
     bl_idname = "gen404.generate_batch"
@@ -37,24 +39,17 @@ class GEN404_OT_generate_batch(bpy.types.Operator):
         "your 404 account's concurrent limit allows, the results laid out in a grid "
         "from the 3D cursor, in prompt order"
     )
-    bl_options = {"REGISTER"}
 
-    prompts: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Prompts",
-        description="The prompts, one per line (blank lines and surrounding spaces ignored)",
-        options={"SKIP_SAVE"},
+    prompts: call_argument(  # type: ignore[valid-type]
+        "Prompts", "The prompts, one per line (blank lines and surrounding spaces ignored)"
     )
-    text_name: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Text",
-        description="The text (Text Editor) holding the prompts, one per line",
-        options={"SKIP_SAVE"},
+    text_name: call_argument(  # type: ignore[valid-type]
+        "Text", "The text (Text Editor) holding the prompts, one per line"
     )
     model: model_choices.model_property()  # type: ignore[valid-type]
-    seed: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Seed",
-        description="-1 draws a random seed for each prompt (recorded with its result); "
-        "any other seed N gives the prompts N, N+1, N+2... in order",
-        default=RANDOM_SEED,
+    seed: seed_property(  # type: ignore[valid-type]
+        "-1 draws a random seed for each prompt (recorded with its result); "
+        "any other seed N gives the prompts N, N+1, N+2... in order"
     )
     columns: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Columns",
@@ -64,10 +59,6 @@ class GEN404_OT_generate_batch(bpy.types.Operator):
         max=MAX_PROMPTS,
     )
     wait: wait_property()  # type: ignore[valid-type]
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return can_send(cls, context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not self.prompts and not self.text_name:
@@ -92,8 +83,7 @@ class GEN404_OT_generate_batch(bpy.types.Operator):
                 raise GatewayError(preferences.OFFLINE_MESSAGE)
             settings = preferences.job_settings(context)
         except GatewayError as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
+            return failed(self, exc)
         scene = context.scene
         assert scene is not None
         cursor, count = scene.cursor.location, len(requests)
@@ -107,16 +97,9 @@ class GEN404_OT_generate_batch(bpy.types.Operator):
                 entry.grid_cell = Cell(grid, index)
                 entries.append(entry)
         except GatewayError as exc:  # not expected after the checks: say what was sent
-            self.report(
-                {"ERROR"}, f"404 Gen: {len(entries)} of {len(requests)} prompts sent: {exc}"
-            )
-            return {"CANCELLED"}
+            return failed(self, f"{len(entries)} of {len(requests)} prompts sent: {exc}")
         if not self.wait:
-            self.report(
-                {"INFO"},
-                f"404 Gen: generating {len(entries)} prompts, sent as your account allows",
-            )
-            return {"FINISHED"}
+            return done(self, f"generating {len(entries)} prompts, sent as your account allows")
         return self._wait(entries, settings.deadline_s + 120.0)
 
     def _requests(self) -> list[GenerationRequest]:
@@ -139,18 +122,16 @@ class GEN404_OT_generate_batch(bpy.types.Operator):
         tasks = session.get_session()
         # Each wait starts when the one before has ended: the line sends them in order.
         ended = [tasks.wait(entry.job_id, timeout) for entry in entries]
-        failed = [e for e in ended if e.state is not RowState.DONE]
-        if not failed:
-            self.report({"INFO"}, f"404 Gen: the {len(ended)} results are in the scene")
-            return {"FINISHED"}
-        first = failed[0]
-        self.report(
-            {"ERROR"},
-            f"404 Gen: {len(ended) - len(failed)} of {len(ended)} results are in the scene; "
+        missing = [e for e in ended if e.state is not RowState.DONE]
+        if not missing:
+            return done(self, f"the {len(ended)} results are in the scene")
+        first = missing[0]
+        return failed(
+            self,
+            f"{len(ended) - len(missing)} of {len(ended)} results are in the scene; "
             f"'{first.label}': {first.status_text()}"
-            + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""),
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
         )
-        return {"CANCELLED"}
 
 
 def take_batch_choices(op: Any, state: Any) -> None:

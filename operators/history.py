@@ -16,20 +16,14 @@ import bpy
 from .. import history_view, preferences, session
 from ..client.endpoints import host_of
 from ..client.errors import GatewayError
+from ..client.journal import JournalEntry
 from ..client.task_rows import DOWNLOADED, RowState, TaskEntry
 from ..history import rows as history
-from .generate import can_send, wait_property
+from .options import Gen404Operator, SendingOperator, call_argument, wait_property
+from .outcome import done, failed, started
 from .returns import OperatorReturn
 
 IMPORT_TIMEOUT_S = 300.0
-
-
-def task_id_property() -> Any:
-    return bpy.props.StringProperty(
-        name="Task ID",
-        description="The task of the History to act on; empty: the newest result",
-        options={"SKIP_SAVE"},
-    )
 
 
 def session_rows(task_id: str) -> list[TaskEntry]:
@@ -48,38 +42,33 @@ def again_problem(row: history.HistoryRow) -> str | None:
     return None if kept_request(row.task_id) else row.again_problem
 
 
-def _finish(op: Any, entry: TaskEntry, wait: bool, timeout: float, done: str) -> OperatorReturn:
-    """Report a task that was started, or wait for it (scripts) and report how it ended."""
-    if not wait:
-        op.report({"INFO"}, f"404 Gen: {done} '{entry.label}'")
-        return {"FINISHED"}
-    entry = session.get_session().wait(entry.job_id, timeout)
-    if entry.state is RowState.DONE:
-        op.report({"INFO"}, f"404 Gen: '{entry.object_name}' is in the scene")
-        return {"FINISHED"}
-    op.report({"ERROR"}, f"404 Gen: {entry.status_text()}")
-    return {"CANCELLED"}
+class HistoryOperator(Gen404Operator):
+    """The base of the History's operators on one task."""
+
+    task_id: call_argument(  # type: ignore[valid-type]
+        "Task ID", "The task of the History to act on; empty: the newest result"
+    )
+
+    def entry(self) -> JournalEntry:
+        """The task's History entry (raises a GatewayError saying why there is none)."""
+        return history.find_entry(preferences.user_folder(), self.task_id)
 
 
-class GEN404_OT_history_import(bpy.types.Operator):
-    """Import a result of the History again, from the local cache"""
+class GEN404_OT_history_import(HistoryOperator):
+    """Import a result of any session again from the local cache, as a new object: no network,
+    nothing is paid again; from a menu, the newest result"""
 
     bl_idname = "gen404.history_import"
     bl_label = "Import Again from History (404 Gen)"
-    bl_description = (
-        "Import a result of any session again from the local cache, as a new object: "
-        "no network, nothing is paid again; from a menu, the newest result"
-    )
-    bl_options = {"REGISTER"}
+    menu_icon = "IMPORT"
 
-    task_id: task_id_property()  # type: ignore[valid-type]
     wait: wait_property()  # type: ignore[valid-type]
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         tasks = session.get_session()
         tasks.start()
         try:
-            entry = history.find_entry(preferences.user_folder(), self.task_id)
+            entry = self.entry()
             history.cached_result(preferences.user_folder(), entry)
             rows = session_rows(entry.task_id)
             if any(not r.finished for r in rows):
@@ -90,29 +79,20 @@ class GEN404_OT_history_import(bpy.types.Operator):
             if row.state is RowState.PAUSED:
                 raise history.HistoryError(row.message)
         except GatewayError as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
-        return _finish(self, row, self.wait, IMPORT_TIMEOUT_S, "importing")
+            return failed(self, exc)
+        return started(self, row, self.wait, IMPORT_TIMEOUT_S, f"importing '{row.label}'")
 
 
-class GEN404_OT_history_generate_again(bpy.types.Operator):
-    """Generate a result of the History again: same prompt, model, parameters and seed"""
+class GEN404_OT_history_generate_again(HistoryOperator, SendingOperator):
+    """Send a task of any session again with the same prompt, model, parameters and seed (a new,
+    paid task); an image is kept only in the session it was sent in. From a menu, the newest
+    result"""
 
     bl_idname = "gen404.history_generate_again"
     bl_label = "Generate Again from History (404 Gen)"
-    bl_description = (
-        "Send a task of any session again with the same prompt, model, parameters and "
-        "seed (a new, paid task); an image is kept only in the session it was sent in. "
-        "From a menu, the newest result"
-    )
-    bl_options = {"REGISTER"}
+    menu_icon = "FILE_REFRESH"
 
-    task_id: task_id_property()  # type: ignore[valid-type]
     wait: wait_property()  # type: ignore[valid-type]
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return can_send(cls, context)
 
     @classmethod
     def description(cls, context: bpy.types.Context, properties: Any) -> str:
@@ -127,7 +107,7 @@ class GEN404_OT_history_generate_again(bpy.types.Operator):
         try:
             if not bpy.app.online_access:
                 raise GatewayError(preferences.OFFLINE_MESSAGE)
-            entry = history.find_entry(preferences.user_folder(), self.task_id)
+            entry = self.entry()
             settings = preferences.job_settings(context)
             kept = kept_request(entry.task_id)
             if kept is not None:  # this session's task: its image is still in memory
@@ -137,73 +117,56 @@ class GEN404_OT_history_generate_again(bpy.types.Operator):
                 host = host_of(settings.base_url)
                 row = tasks.submit(request, settings, entry.label, entry.kind, host)
         except GatewayError as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
-        return _finish(self, row, self.wait, settings.deadline_s + 120.0, "generating again")
+            return failed(self, exc)
+        timeout = settings.deadline_s + 120.0
+        return started(self, row, self.wait, timeout, f"generating again '{row.label}'")
 
 
-class GEN404_OT_history_copy_id(bpy.types.Operator):
-    """Copy the task id of a result of the History to the clipboard"""
+class GEN404_OT_history_copy_id(HistoryOperator):
+    """Copy a result's 404 task id to the clipboard (for 404's support, or a script); from a menu,
+    the newest result's"""
 
     bl_idname = "gen404.history_copy_id"
     bl_label = "Copy Task ID from History (404 Gen)"
-    bl_description = (
-        "Copy a result's 404 task id to the clipboard (for 404's support, or a script); "
-        "from a menu, the newest result's"
-    )
-    bl_options = {"REGISTER"}
-
-    task_id: task_id_property()  # type: ignore[valid-type]
+    menu_icon = "COPYDOWN"
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         try:
-            entry = history.find_entry(preferences.user_folder(), self.task_id)
+            entry = self.entry()
         except GatewayError as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
+            return failed(self, exc)
         context.window_manager.clipboard = entry.task_id  # type: ignore[union-attr]
-        self.report({"INFO"}, f"404 Gen: copied the task id {entry.task_id}")
-        return {"FINISHED"}
+        return done(self, f"copied the task id {entry.task_id}")
 
 
-class GEN404_OT_history_open_folder(bpy.types.Operator):
-    """Open the folder that holds the History's downloaded results"""
+class GEN404_OT_history_open_folder(Gen404Operator):
+    """Show the folder of downloaded results in the system's file browser (each result is named
+    after its task id)"""
 
     bl_idname = "gen404.history_open_folder"
     bl_label = "Open Results Folder (404 Gen)"
-    bl_description = (
-        "Show the folder of downloaded results in the system's file browser "
-        "(each result is named after its task id)"
-    )
-    bl_options = {"REGISTER"}
+    menu_icon = "FILE_FOLDER"
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         folder = history.result_folder(preferences.user_folder())
         bpy.ops.wm.path_open(filepath=str(folder))
-        self.report({"INFO"}, f"404 Gen: opened {folder}")
-        return {"FINISHED"}
+        return done(self, f"opened {folder}")
 
 
-class GEN404_OT_history_remove(bpy.types.Operator):
-    """Remove a result from the History: its entry, cached file and thumbnail"""
+class GEN404_OT_history_remove(HistoryOperator):
+    """Forget a finished task and delete its downloaded result and thumbnail (objects already in a
+    scene stay); from a menu, the newest result"""
 
     bl_idname = "gen404.history_remove"
     bl_label = "Remove from History (404 Gen)"
-    bl_description = (
-        "Forget a finished task and delete its downloaded result and thumbnail (objects "
-        "already in a scene stay); from a menu, the newest result"
-    )
-    bl_options = {"REGISTER"}
-
-    task_id: task_id_property()  # type: ignore[valid-type]
+    menu_icon = "TRASH"
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         """A result never imported is paid for and exists nowhere else: ask first."""
         try:
-            entry = history.find_entry(preferences.user_folder(), self.task_id)
+            entry = self.entry()
         except GatewayError as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
+            return failed(self, exc)
         self.task_id = entry.task_id
         warning = history.removal_warning(entry)
         if warning is None:
@@ -221,38 +184,30 @@ class GEN404_OT_history_remove(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         tasks = session.get_session()
         try:
-            entry = history.find_entry(preferences.user_folder(), self.task_id)
+            entry = self.entry()
             if any(not r.finished for r in session_rows(entry.task_id)):
                 raise history.HistoryError(
                     f"'{entry.label}' is running or being imported: wait for it, or cancel it."
                 )
             history.remove(preferences.user_folder(), entry.task_id)
         except GatewayError as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
+            return failed(self, exc)
         for row in session_rows(entry.task_id):  # its rows in the Tasks list go with it
             tasks.entries.pop(row.job_id, None)
         history_view.forget(entry.task_id)
-        self.report({"INFO"}, f"404 Gen: removed '{entry.label}' from the History")
-        return {"FINISHED"}
+        return done(self, f"removed '{entry.label}' from the History")
 
 
-class GEN404_OT_history_refresh(bpy.types.Operator):
-    """Read the History again and make the missing thumbnails"""
+class GEN404_OT_history_refresh(Gen404Operator):
+    """Read the History again (other Blenders on this computer add to it) and make missing
+    thumbnails in the background; from a script with wait, until they are made"""
 
     bl_idname = "gen404.history_refresh"
     bl_label = "Refresh History (404 Gen)"
-    bl_description = (
-        "Read the History again (other Blenders on this computer add to it) and make "
-        "missing thumbnails in the background; from a script with wait, until they are made"
-    )
-    bl_options = {"REGISTER"}
+    menu_icon = "FILE_REFRESH"
 
-    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait",
-        description="Block until the rows are read and the thumbnails made (scripts)",
-        default=False,
-        options={"SKIP_SAVE"},
+    wait: wait_property(  # type: ignore[valid-type]
+        "Block until the rows are read and the thumbnails made (scripts)"
     )
     timeout: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Timeout", description="Stop waiting after this many seconds", default=120.0

@@ -13,29 +13,25 @@ import bpy
 
 from .. import session
 from ..client.task_rows import RowState
+from .options import Gen404Operator, task_property
+from .outcome import done, failed
 from .returns import OperatorReturn
 
 
-class GEN404_OT_cancel_task(bpy.types.Operator):
-    """Stop waiting for a running 404 task"""
+class GEN404_OT_cancel_task(Gen404Operator):
+    """Stop a running 404 task; from a menu, stop every running one"""
 
     bl_idname = "gen404.cancel_task"
     bl_label = "Cancel Tasks (404 Gen)"
-    bl_description = "Stop a running 404 task; from a menu, stop every running one"
-    bl_options = {"REGISTER"}
 
-    job_id: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Task", description="The task to cancel; empty cancels every running task"
-    )
+    job_id: task_property("The task to cancel; empty cancels every running task")  # type: ignore[valid-type]
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         tasks = session.get_session()
         if self.job_id:
             tasks.cancel(self.job_id)
             return {"FINISHED"}
-        count = tasks.cancel_all()
-        self.report({"INFO"}, f"404 Gen: cancelled {count} task(s)")
-        return {"FINISHED"}
+        return done(self, f"cancelled {tasks.cancel_all()} task(s)")
 
 
 RESUME_DESCRIPTIONS = {
@@ -54,20 +50,14 @@ RESUME_DESCRIPTIONS = {
 }
 
 
-class GEN404_OT_resume_task(bpy.types.Operator):
-    """Import a downloaded result (again), or resume a paused 404 task, without paying again"""
+class GEN404_OT_resume_task(Gen404Operator):
+    """Import results downloaded in an earlier session and resume paused 404 tasks (never submits
+    them again); from a menu, all of them"""
 
     bl_idname = "gen404.resume_task"
     bl_label = "Resume Tasks (404 Gen)"
-    bl_description = (
-        "Import results downloaded in an earlier session and resume paused 404 tasks "
-        "(never submits them again); from a menu, all of them"
-    )
-    bl_options = {"REGISTER"}
 
-    job_id: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Task", description="The task to resume; empty resumes every waiting one"
-    )
+    job_id: task_property("The task to resume; empty resumes every waiting one")  # type: ignore[valid-type]
 
     @classmethod
     def description(cls, context: bpy.types.Context, properties: Any) -> str:
@@ -84,19 +74,15 @@ class GEN404_OT_resume_task(bpy.types.Operator):
         rows = [tasks.resume(key) for key in keys if key in tasks.entries]
         paused = [row for row in rows if row.state is RowState.PAUSED]
         if paused:
-            self.report({"ERROR"}, f"404 Gen: {paused[0].status_text()}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"404 Gen: resumed {len(rows)} task(s)")
-        return {"FINISHED"}
+            return failed(self, paused[0].status_text())
+        return done(self, f"resumed {len(rows)} task(s)")
 
 
-class GEN404_OT_clear_tasks(bpy.types.Operator):
+class GEN404_OT_clear_tasks(Gen404Operator):
     """Remove finished, failed and cancelled tasks from the 404 task list"""
 
     bl_idname = "gen404.clear_tasks"
     bl_label = "Clear Finished Tasks (404 Gen)"
-    bl_description = "Remove finished, failed and cancelled tasks from the 404 task list"
-    bl_options = {"REGISTER"}
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         session.get_session().clear_finished()
@@ -106,17 +92,13 @@ class GEN404_OT_clear_tasks(bpy.types.Operator):
 WAIT_TICK_S = 0.25
 
 
-class GEN404_OT_wait_all(bpy.types.Operator):
-    """Wait until every 404 task has ended"""
+class GEN404_OT_wait_all(Gen404Operator):
+    """Wait until every running 404 task has ended and been imported. From a menu or F3 it shows
+    progress and Esc stops the waiting (not the tasks); from a script it blocks, for background
+    mode"""
 
     bl_idname = "gen404.wait_all"
     bl_label = "Wait for Tasks (404 Gen)"
-    bl_description = (
-        "Wait until every running 404 task has ended and been imported. From a menu or F3 "
-        "it shows progress and Esc stops the waiting (not the tasks); from a script it "
-        "blocks, for background mode"
-    )
-    bl_options = {"REGISTER"}
 
     timeout: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Timeout",
@@ -141,8 +123,7 @@ class GEN404_OT_wait_all(bpy.types.Operator):
         tasks.start()
         running = len(tasks.active())
         if not running:
-            self.report({"INFO"}, "404 Gen: no task is running")
-            return {"FINISHED"}
+            return done(self, "no task is running")
         wm: Any = context.window_manager
         self._total, self._end = running, time.monotonic() + self.timeout
         self._timer = wm.event_timer_add(WAIT_TICK_S, window=context.window)
@@ -166,8 +147,7 @@ def wait_step(op: Any, context: bpy.types.Context, event_type: str) -> OperatorR
         return {"PASS_THROUGH"}  # the artist keeps working while we wait
     if not running:
         _end_wait(op, context)
-        op.report({"INFO"}, "404 Gen: every task has ended")
-        return {"FINISHED"}
+        return done(op, "every task has ended")
     if time.monotonic() >= op._end:
         _end_wait(op, context)
         op.report({"WARNING"}, f"404 Gen: {running} task(s) still running; stopped waiting")

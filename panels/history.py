@@ -17,6 +17,7 @@ import bpy
 from .. import history_view
 from ..history.rows import HistoryRow
 from ..operators.history import again_problem
+from .sidebar_tab import SidebarSubPanel
 
 THUMB_SCALE = 5.0
 
@@ -62,12 +63,8 @@ def draw_row(layout: Any, row: HistoryRow) -> None:
     op.task_id = row.task_id
 
 
-class VIEW3D_PT_gen404_history(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "404"
+class VIEW3D_PT_gen404_history(SidebarSubPanel):
     bl_label = "History"
-    bl_parent_id = "VIEW3D_PT_gen404"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:

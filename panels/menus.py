@@ -10,6 +10,7 @@ from typing import Any
 
 import bpy
 
+from ..operators import history
 from ..operators.export_splat import MENU_LABEL as EXPORT_LABEL
 from ..operators.import_splat import MENU_LABEL as IMPORT_LABEL
 from ..scene import native
@@ -17,13 +18,19 @@ from ..scene import native
 CONVERT_ICON = "OUTLINER_OB_POINTCLOUD"
 
 
+def invoking(layout: Any) -> Any:
+    """``layout`` with its operator entries invoked as a button invokes them: one that
+    lacks its input opens its dialog, or takes the sidebar's choices."""
+    layout.operator_context = "INVOKE_DEFAULT"
+    return layout
+
+
 class VIEW3D_MT_gen404_add(bpy.types.Menu):
     bl_idname = "VIEW3D_MT_gen404_add"
     bl_label = "404 Gen"
 
     def draw(self, context: bpy.types.Context | None) -> None:
-        layout: Any = self.layout
-        layout.operator_context = "INVOKE_DEFAULT"
+        layout = invoking(self.layout)
         layout.operator("gen404.generate", icon="PLAY")
         layout.operator("gen404.generate_again", icon="FILE_REFRESH")
         layout.operator("gen404.generate_batch", icon="LINENUMBERS_ON")
@@ -44,14 +51,9 @@ class VIEW3D_MT_gen404_history(bpy.types.Menu):
     bl_label = "History"
 
     def draw(self, context: bpy.types.Context | None) -> None:
-        layout: Any = self.layout
-        layout.operator_context = "INVOKE_DEFAULT"
-        layout.operator("gen404.history_import", icon="IMPORT")
-        layout.operator("gen404.history_generate_again", icon="FILE_REFRESH")
-        layout.operator("gen404.history_copy_id", icon="COPYDOWN")
-        layout.operator("gen404.history_open_folder", icon="FILE_FOLDER")
-        layout.operator("gen404.history_remove", icon="TRASH")
-        layout.operator("gen404.history_refresh", icon="FILE_REFRESH")
+        layout = invoking(self.layout)
+        for operator in history.classes:
+            layout.operator(operator.bl_idname, icon=operator.menu_icon)
 
 
 def draw_add_menu(self: Any, context: bpy.types.Context) -> None:

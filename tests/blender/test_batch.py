@@ -104,6 +104,16 @@ def test_a_batch_from_a_text_lands_through_the_timer_with_counting_seeds(
     _assert_grid([objects[p] for p in order], columns=1, cursor=(-3.0, 4.0, 1.5))
 
 
+def test_a_waited_batch_with_failed_tasks_says_what_landed_and_why(gateway, clean_scene) -> None:
+    """A script waiting for a batch learns how many results landed and why the first
+    missing one failed; the ones that landed stay in the scene."""
+    gateway.fail_next("Task timed out", count=2)  # the first two sent: in prompt order
+    expected = r"1 of 3 results are in the scene; 'a red chair': .*Task timed out.* \(and 1 more\)"
+    with pytest.raises(RuntimeError, match=expected):
+        bpy.ops.gen404.generate_batch(prompts="\n".join(PROMPTS[:3]), wait=True)
+    assert sorted(_by_prompt()) == [PROMPTS[2]]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [

@@ -37,11 +37,11 @@ from tests.simulator import GatewaySimulator
 from tests.simulator.figure import SH_C0, figure_ply_bytes, ply_bytes
 from tests.simulator.results import pack_glb, tiny_glb, unpack_glb
 from tests.unit.conftest import settings_for, wait_jobs
+from tests.unit.journal_rows import entry
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOK = ROOT / "build" / "history-thumbnails"
 """Thumbnails written here for people to look at (build/ is not in git)."""
-BASE = "https://gateway-eu.404.xyz:4443"
 RED, BLUE = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
 
 
@@ -78,12 +78,6 @@ def blob(centre: tuple[float, float, float], rgb: tuple[float, ...], n: int, see
 
 def cloud_ply(*blobs: dict) -> bytes:
     return ply_bytes({k: np.concatenate([b[k] for b in blobs]).astype("f4") for k in blobs[0]})
-
-
-def entry(**overrides: object) -> JournalEntry:
-    values: dict = {"task_id": str(uuid.uuid4()), "base_url": BASE, "label": "a chair"}
-    values.update(overrides)
-    return JournalEntry(**values)
 
 
 def record(folder: Path, result: bytes | None = None, **overrides: object) -> JournalEntry:

@@ -15,19 +15,12 @@ from gen404.client.journal import (
     CANCELLED,
     FAILED,
     READY,
-    JournalEntry,
     TaskJournal,
     close_journal,
     open_journal,
 )
 
-BASE = "https://gateway-eu.404.xyz:4443"
-
-
-def entry(**overrides: object) -> JournalEntry:
-    values: dict = {"task_id": str(uuid.uuid4()), "base_url": BASE, "label": "a red chair"}
-    values.update(overrides)
-    return JournalEntry(**values)
+from tests.unit.journal_rows import BASE, entry
 
 
 def test_round_trip_and_lists(tmp_path: Path) -> None:
