@@ -39,16 +39,9 @@ from .client.task_rows import (
     params_from_json,
 )
 from .client.variants import read_result
+from .redraw import redraw_3d_views
 
 log = logging.getLogger(__name__)
-
-
-def _redraw() -> None:
-    wm = bpy.context.window_manager
-    for window in wm.windows if wm else ():
-        for area in window.screen.areas:
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
 
 
 class Session:
@@ -90,7 +83,7 @@ class Session:
             row = self.add_from_journal(entry, RowState.PAUSED, "")
             if self._resume(row.job_id)[1]:  # another Blender took it first: its own
                 del self.entries[row.job_id]
-        _redraw()
+        redraw_3d_views()
 
     def add_from_journal(self, entry: JournalEntry, state: RowState, message: str) -> TaskEntry:
         ago = max(0.0, time.time() - entry.submitted_at)
@@ -162,7 +155,7 @@ class Session:
         )
         self.entries[job_id] = entry
         self.ensure_timer()
-        _redraw()
+        redraw_3d_views()
         return entry
 
     def cancel(self, job_id: str) -> None:
@@ -181,7 +174,7 @@ class Session:
         self.entries = {
             k: e for k, e in self.entries.items() if not e.finished or e.state in WAITING
         }
-        _redraw()
+        redraw_3d_views()
 
     def waiting(self) -> list[TaskEntry]:
         """Journalled tasks that wait for the user: ready to import, or paused."""
@@ -249,7 +242,7 @@ class Session:
             entry.ended = time.monotonic()
         if entry.finished:
             self._unreported.append(entry.job_id)
-        _redraw()
+        redraw_3d_views()
 
     def report_ended(self) -> None:
         """Say in the status bar how each task that ended since the last call ended."""
@@ -305,7 +298,7 @@ class Session:
             now = time.monotonic()
             if self.active() and now - self._last_redraw >= self.TICK_IDLE_REDRAW:
                 self._last_redraw = now
-                _redraw()  # elapsed times tick on
+                redraw_3d_views()  # elapsed times tick on
         except Exception:
             log.exception("gen404: pump failed")
         if not imported:

@@ -17,9 +17,10 @@ from ..client.errors import GatewayError
 from ..client.generation import RANDOM_SEED, model_problem, seed_problem
 from ..client.models import GenerationRequest, input_problem
 from ..client.prompts import prompt_problem
-from ..client.task_rows import RowState
 from ..image_upload import ImageUploadError, prepare_upload
 from ..scene import fit
+from .options import SendingOperator, seed_property, wait_property
+from .outcome import failed, started
 from .returns import OperatorReturn
 
 NAME_LIMIT = 60
@@ -43,35 +44,12 @@ def object_name_for(prompt: str, image_path: str) -> str:
     return cut_at_word(name) or "image"
 
 
-def wait_property() -> Any:
-    """The ``wait`` option of the operators that send a task (scripts block on it)."""
-    return bpy.props.BoolProperty(
-        name="Wait",
-        description="Block until the object is in the scene (for scripts and background mode)",
-        default=False,
-        options={"SKIP_SAVE"},
-    )
-
-
-def can_send(cls: Any, context: bpy.types.Context) -> bool:
-    """Offline or without a key nothing can be sent: a greyed button says why."""
-    problem = preferences.blocker(context)
-    if problem:
-        cls.poll_message_set(problem)
-        return False
-    return True
-
-
-class GEN404_OT_generate(bpy.types.Operator):
-    """Generate a 3D Gaussian splat or mesh from a text prompt or an image with 404.xyz"""
+class GEN404_OT_generate(SendingOperator):
+    """Generate a 3D Gaussian splat from a text prompt or an image, or a textured mesh from an
+    image, with the 404.xyz gateway; it appears at the 3D cursor when ready"""
 
     bl_idname = "gen404.generate"
     bl_label = "Generate Gaussian Splat (404 Gen)"
-    bl_description = (
-        "Generate a 3D Gaussian splat from a text prompt or an image, or a textured mesh "
-        "from an image, with the 404.xyz gateway; it appears at the 3D cursor when ready"
-    )
-    bl_options = {"REGISTER"}
 
     prompt: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Prompt", description="What to generate (3-384 characters)"
@@ -81,11 +59,9 @@ class GEN404_OT_generate(bpy.types.Operator):
         description="Image to generate from (PNG, JPEG or WebP)",
         subtype="FILE_PATH",
     )
-    seed: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Seed",
-        description="The seed to generate with (a signed 32-bit integer); -1 draws a random "
-        "one, which the result records so it can be made again",
-        default=-1,
+    seed: seed_property(  # type: ignore[valid-type]
+        "The seed to generate with (a signed 32-bit integer); -1 draws a random "
+        "one, which the result records so it can be made again"
     )
     model: model_choices.model_property()  # type: ignore[valid-type]
     pipeline_type: model_choices.pipeline_property()  # type: ignore[valid-type]
@@ -99,10 +75,6 @@ class GEN404_OT_generate(bpy.types.Operator):
         default=False,
     )
     wait: wait_property()  # type: ignore[valid-type]
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return can_send(cls, context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not self.prompt and not self.image_path:
@@ -137,18 +109,9 @@ class GEN404_OT_generate(bpy.types.Operator):
             if self.fit_to_placeholder:
                 entry.placeholder = fit.placeholder_name(context)
         except (GatewayError, ImageUploadError) as exc:
-            self.report({"ERROR"}, f"404 Gen: {exc}")
-            return {"CANCELLED"}
-        if not self.wait:
-            self.report({"INFO"}, f"404 Gen: generating '{label}'")
-            return {"FINISHED"}
+            return failed(self, exc)
         timeout = settings.deadline_s + 120.0
-        entry = session.get_session().wait(entry.job_id, timeout)
-        if entry.state is RowState.DONE:
-            self.report({"INFO"}, f"404 Gen: '{entry.object_name}' is in the scene")
-            return {"FINISHED"}
-        self.report({"ERROR"}, f"404 Gen: {entry.status_text()}")
-        return {"CANCELLED"}
+        return started(self, entry, self.wait, timeout, f"generating '{label}'")
 
     def _request(self) -> tuple[GenerationRequest, str, str]:
         prompt, image_path = self.prompt.strip(), self.image_path.strip()

@@ -22,6 +22,7 @@ from ..image_upload import path_problem
 from ..operators.generate import take_choices
 from .batch import draw_batch
 from .choices import draw_choices
+from .sidebar_tab import SidebarPanel, SidebarSubPanel
 from .text import draw_wrapped
 
 PROMPT_PLACEHOLDER = "Describe an object, e.g. mechanic robot"
@@ -80,10 +81,7 @@ def input_problem(state: Any) -> tuple[str | None, bool]:
     return path_problem(state.image_path), True
 
 
-class VIEW3D_PT_gen404(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "404"
+class VIEW3D_PT_gen404(SidebarPanel):
     bl_label = "404 Gen"
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -148,12 +146,8 @@ def draw_task(layout: Any, entry: Any, now: float, width: int) -> None:
         details.job_id = entry.job_id
 
 
-class VIEW3D_PT_gen404_tasks(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "404"
+class VIEW3D_PT_gen404_tasks(SidebarSubPanel):
     bl_label = "Tasks"
-    bl_parent_id = "VIEW3D_PT_gen404"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout

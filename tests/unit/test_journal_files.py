@@ -7,20 +7,12 @@ import os
 import stat
 import tempfile
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
-from gen404.client.journal import JournalEntry, TaskJournal
+from gen404.client.journal import TaskJournal
 
-BASE = "https://gateway-eu.404.xyz:4443"
-posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX modes and symlinks")
-
-
-def entry(**overrides: object) -> JournalEntry:
-    values: dict = {"task_id": str(uuid.uuid4()), "base_url": BASE, "label": "a red chair"}
-    values.update(overrides)
-    return JournalEntry(**values)
+from tests.unit.journal_rows import entry
 
 
 def mode(path: Path) -> int:
@@ -54,7 +46,6 @@ def test_the_temp_file_comes_from_mkstemp_beside_the_journal(
     assert not Path(made[0]).exists()
 
 
-@posix_only
 def test_the_journal_is_private(tmp_path: Path) -> None:
     journal = TaskJournal(tmp_path)
     assert journal.record(entry())
@@ -63,7 +54,6 @@ def test_the_journal_is_private(tmp_path: Path) -> None:
         assert mode(lock) == 0o600, lock
 
 
-@posix_only
 def test_a_world_readable_journal_of_an_earlier_version_becomes_private(tmp_path: Path) -> None:
     path = tmp_path / "tasks.json"
     path.write_text(json.dumps({"version": 1, "tasks": []}))
@@ -73,7 +63,6 @@ def test_a_world_readable_journal_of_an_earlier_version_becomes_private(tmp_path
     assert mode(path) == 0o600
 
 
-@posix_only
 def test_a_symlink_planted_at_the_predictable_temp_name_is_not_followed(tmp_path: Path) -> None:
     """Earlier versions wrote to ``.tasks.json.<pid>.<thread>.tmp``: a link planted there
     made the journal's bytes land in whatever file it pointed at."""
@@ -89,7 +78,6 @@ def test_a_symlink_planted_at_the_predictable_temp_name_is_not_followed(tmp_path
     assert not journal.path.is_symlink() and len(json.loads(journal.path.read_text())["tasks"]) == 1
 
 
-@posix_only
 def test_a_symlink_planted_at_the_lock_file_is_not_followed(tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")

@@ -22,15 +22,9 @@ from gen404.client.models import Phase
 
 from tests.simulator import GatewaySimulator
 from tests.unit.conftest import settings_for, wait_jobs
+from tests.unit.journal_rows import entry
 
-BASE = "https://gateway-eu.404.xyz:4443"
 CHILD = Path(__file__).with_name("journal_child.py")
-
-
-def entry(**overrides: object) -> JournalEntry:
-    values: dict = {"task_id": str(uuid.uuid4()), "base_url": BASE, "label": "a red chair"}
-    values.update(overrides)
-    return JournalEntry(**values)
 
 
 def write_rows(folder: Path, entries: list[JournalEntry]) -> None:
