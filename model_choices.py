@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import bpy
-
 from .client.generation import (
     FACE_COUNT_MAX,
     FACE_COUNT_MIN,
@@ -19,6 +17,7 @@ from .client.generation import (
     SPLAT_MODEL,
     TEXTURE_SIZES,
 )
+from .props import choice, flag, whole
 
 MODEL_DESCRIPTIONS = {
     SPLAT_MODEL: "Text or image → Gaussian splats",
@@ -44,38 +43,28 @@ DEFAULT_FACES = 200_000
 
 
 def model_property(**extra: Any) -> Any:
-    return bpy.props.EnumProperty(
-        name="Model",
-        description="404's model: Gaussian splats from text or an image, or a mesh from an image",
-        items=MODEL_ITEMS,
-        default=SPLAT_MODEL,
+    return choice(
+        "Model",
+        "404's model: Gaussian splats from text or an image, or a mesh from an image",
+        MODEL_ITEMS,
+        SPLAT_MODEL,
         **extra,
     )
 
 
 def pipeline_property() -> Any:
-    return bpy.props.EnumProperty(
-        name="Pipeline",
-        description="404-mesh-v2's generation pipeline",
-        items=PIPELINE_ITEMS,
-        default=DEFAULT_PIPELINE,
-    )
+    return choice("Pipeline", "404-mesh-v2's generation pipeline", PIPELINE_ITEMS, DEFAULT_PIPELINE)
 
 
 def texture_property() -> Any:
-    return bpy.props.EnumProperty(
-        name="Texture Size",
-        description="404-mesh-v2's texture size",
-        items=TEXTURE_ITEMS,
-        default=DEFAULT_TEXTURE,
-    )
+    return choice("Texture Size", "404-mesh-v2's texture size", TEXTURE_ITEMS, DEFAULT_TEXTURE)
 
 
 def faces_property() -> Any:
-    return bpy.props.IntProperty(
-        name="Faces",
-        description=f"404-mesh-v2's face count ({FACE_COUNT_MIN:,} to {FACE_COUNT_MAX:,})",
-        default=DEFAULT_FACES,
+    return whole(
+        "Faces",
+        f"404-mesh-v2's face count ({FACE_COUNT_MIN:,} to {FACE_COUNT_MAX:,})",
+        DEFAULT_FACES,
         min=FACE_COUNT_MIN,
         max=FACE_COUNT_MAX,
         step=1000,
@@ -83,12 +72,16 @@ def faces_property() -> Any:
 
 
 def variants_property() -> Any:
-    return bpy.props.BoolProperty(
-        name="All Variants",
-        description="Import every worker's result (up to three variants, side by side in a "
-        "collection of their own), once all are done: First Result Early does not apply",
-        default=False,
+    return flag(
+        "All Variants",
+        "Import every worker's result (up to three variants, side by side in a collection of "
+        "their own), once all are done: First Result Early does not apply",
     )
+
+
+def fit_property(description: str, default: bool) -> Any:
+    """Fitting the result to a selected mesh (a placeholder)."""
+    return flag("Fit to Selected Mesh", description, default)
 
 
 def model_params(holder: Any) -> dict[str, object] | None:

@@ -25,6 +25,7 @@ from .client.endpoints import (
 )
 from .client.errors import GatewayError
 from .client.models import JobSettings
+from .props import flag, whole
 
 ADDON_ID = __package__ or "gen404"
 """The add-on's module name as Blender knows it (e.g. ``bl_ext.user_default.gen404``)."""
@@ -93,23 +94,23 @@ class GEN404_AddonPreferences(bpy.types.AddonPreferences):
         soft_min=1.0,
         max=120.0,
     )
-    max_download_mb: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Largest Download (MB)",
-        description="Refuse results larger than this (a damaged or hostile answer)",
-        default=1024,
+    max_download_mb: whole(  # type: ignore[valid-type]
+        "Largest Download (MB)",
+        "Refuse results larger than this (a damaged or hostile answer)",
+        1024,
         min=1,
     )
-    cache_mb: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Result Cache (MB)",
-        description="Downloaded results kept on disk for re-importing without the network; "
-        "the oldest are removed beyond this size",
-        default=2048,
+    cache_mb: whole(  # type: ignore[valid-type]
+        "Result Cache (MB)",
+        "Downloaded results kept on disk for re-importing without the network; the oldest "
+        "are removed beyond this size",
+        2048,
         min=0,
     )
-    first_result_early: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="First Result Early",
-        description="Import the first finished result as soon as the gateway reports "
-        "PartialResult(1), instead of waiting for every worker (Success)",
+    first_result_early: flag(  # type: ignore[valid-type]
+        "First Result Early",
+        "Import the first finished result as soon as the gateway reports PartialResult(1), "
+        "instead of waiting for every worker (Success)",
         default=True,
     )
     timeout_seconds: bpy.props.FloatProperty(  # type: ignore[valid-type]

@@ -12,6 +12,7 @@ import bpy
 import bpy.utils.previews
 
 from . import model_choices as model_props
+from .props import flag, whole
 
 _previews: bpy.utils.previews.ImagePreviewCollection | None = None
 
@@ -36,22 +37,17 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
     pipeline_type: model_props.pipeline_property()  # type: ignore[valid-type]
     texture_size: model_props.texture_property()  # type: ignore[valid-type]
     face_count: model_props.faces_property()  # type: ignore[valid-type]
-    random_seed: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Random Seed",
-        description="Draw a new seed for each generation (the add-on draws it and records "
-        "it, so the result can be made again)",
+    random_seed: flag(  # type: ignore[valid-type]
+        "Random Seed",
+        "Draw a new seed for each generation (the add-on draws it and records it, so the "
+        "result can be made again)",
         default=True,
     )
-    seed: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Seed",
-        description="The same seed, input and model give the same result",
-        default=0,
-    )
+    seed: whole("Seed", "The same seed, input and model give the same result", 0)  # type: ignore[valid-type]
     variants: model_props.variants_property()  # type: ignore[valid-type]
-    fit_to_placeholder: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Fit to Selected Mesh",
-        description="With a mesh selected when the generation starts, scale the result "
-        "to its bounds, centred and set on their bottom",
+    fit_to_placeholder: model_props.fit_property(  # type: ignore[valid-type]
+        "With a mesh selected when the generation starts, scale the result to its bounds, "
+        "centred and set on their bottom",
         default=True,
     )
     input_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
@@ -79,18 +75,10 @@ class GEN404_SessionProperties(bpy.types.PropertyGroup):
         description="The text (Text Editor) whose lines are the batch's prompts, one per line "
         "(kept by name)",
     )
-    history_shown: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Results Shown",
-        description="How many of the newest results the History shows",
-        default=5,
-        min=1,
-        max=500,
+    history_shown: whole(  # type: ignore[valid-type]
+        "Results Shown", "How many of the newest results the History shows", 5, min=1, max=500
     )
-    history_failed: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Show Failed",
-        description="List failed tasks in the History too (greyed)",
-        default=False,
-    )
+    history_failed: flag("Show Failed", "List failed tasks in the History too (greyed)")  # type: ignore[valid-type]
 
 
 def register() -> None:

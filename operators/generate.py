@@ -68,10 +68,9 @@ class GEN404_OT_generate(SendingOperator):
     texture_size: model_choices.texture_property()  # type: ignore[valid-type]
     face_count: model_choices.faces_property()  # type: ignore[valid-type]
     variants: model_choices.variants_property()  # type: ignore[valid-type]
-    fit_to_placeholder: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Fit to Selected Mesh",
-        description="With a mesh selected, scale the result to its bounds, centred and "
-        "set on their bottom (the mesh is remembered by name)",
+    fit_to_placeholder: model_choices.fit_property(  # type: ignore[valid-type]
+        "With a mesh selected, scale the result to its bounds, centred and set on their "
+        "bottom (the mesh is remembered by name)",
         default=False,
     )
     wait: wait_property()  # type: ignore[valid-type]
