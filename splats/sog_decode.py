@@ -238,14 +238,22 @@ class SogSplats:
             self._put("sh_dc", (n, 3), lambda out: sog_tables.lookup(colors, part, out))
             self._put("opacity", (n, 1), lambda out: sog_tables.lookup(alpha, part[:, 3:], out))
         elif role in (MEANS_L, MEANS_U):
-            pair = self._pair(role, part, MEANS_L, MEANS_U)
-            if pair is not None:
+            means = self._pair(role, part, MEANS_L, MEANS_U)
+            if means is not None:
+                low, high = means
                 tables = sog_tables.position_tables(self.mins, self.maxs)
-                self._put("positions", (n, 3), lambda out: sog_tables.positions(*pair, tables, out))
+                self._put(
+                    "positions", (n, 3), lambda out: sog_tables.positions(low, high, tables, out)
+                )
         else:
-            pair = self._pair(role, part, CENTROIDS, LABELS)
-            if pair is not None:
-                self._put("sh_rest", (n, self.k * 3), lambda out: sog_tables.gather_sh(*pair, out))
+            sh = self._pair(role, part, CENTROIDS, LABELS)
+            if sh is not None:
+                palette, labels = sh
+                self._put(
+                    "sh_rest",
+                    (n, self.k * 3),
+                    lambda out: sog_tables.gather_sh(palette, labels, out),
+                )
 
     def _pair(
         self, role: int, part: np.ndarray, first: int, second: int
