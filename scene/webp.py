@@ -21,8 +21,9 @@ Two ways in, the fastest the release has, both from memory (no temporary file):
   values. Blender gives 8-bit pixels as floats b·(1/255); times 255 in float32
   that is b or a hair above it, never below, so truncating gives b back.
 
-Blender's rows run bottom to top and are flipped. The unit tests check the
-bytes against Pillow's byte for byte, and the 256 values through both ways.
+Blender's rows run bottom to top and are flipped. tests/blender/test_import_sog.py
+checks every byte value through each way, and SOG imports against splat-transform's
+own decode.
 """
 
 from __future__ import annotations
