@@ -2,24 +2,28 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Decoding a SOG's images into splats: the maths of ``sog.py``'s format notes.
+"""Decoding a SOG's images into splats, the images through the caller's WebP decoder.
 
-``read_sog`` checks every image's size (from its header) against the splat count
-before anything is decoded, hands each image to the caller's ``decode_webp``,
-then turns the texels into a SplatCloud with lookup tables: every stored value
-is a byte or a 16-bit code, so each attribute is one table built in float64 as
-splat-transform computes it, then gathered, and the results equal its decode.
+``read_sog`` checks every image's size (from its header) and meta.json's numbers
+before anything is decoded, then hands the images one by one to the caller's
+``decode_webp`` on the calling thread, while a helper thread turns each decoded
+image into splat values (``sog_tables.py``: lookup tables built as
+splat-transform computes them, so the results equal its decode). Blender's
+image loader, the add-on's decoder, runs on the main thread and holds the GIL;
+numpy's gathers release it, so the two overlap on two cores.
 """
 
 from __future__ import annotations
 
-import math
 import struct
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from . import sog_tables
 from .cloud import SH_REST_COUNT, SplatCloud, SplatFormatError
 from .sog import MAX_SPLATS, SogPackage, WebpDecoder, image_names, meta_numbers, meta_section
 from .upright import UPRIGHT
@@ -30,9 +34,14 @@ PIXELS_ALLOWANCE = 16 << 20
 PALETTE_ROW = 64
 """Palette entries per row of shN_centroids."""
 
-_SQRT2 = math.sqrt(2.0)
 _V1_BANDS = {192: 1, 512: 2, 960: 3}
 """Version 1 has no band count: shN_centroids' width (64 K) gives it."""
+
+MEANS_L, MEANS_U, QUATS, SCALES, SH0, CENTROIDS, LABELS = range(7)
+"""Each image's role: its index in ``sog.image_names``."""
+DECODE_ORDER = (CENTROIDS, LABELS, QUATS, MEANS_L, MEANS_U, SH0, SCALES)
+"""The SH palette first (its gather is the longest step, done while the other
+images decode), a short step last (nothing overlaps the last image's step)."""
 
 
 # --- WebP sizes, before decoding ---------------------------------------------------------
@@ -60,9 +69,34 @@ def webp_size(blob: bytes, image: str = "image") -> tuple[int, int]:
 
 
 def read_sog(package: SogPackage, decode_webp: WebpDecoder) -> SplatCloud:
-    """Decode a SOG package: the images through ``decode_webp``, then the splats."""
-    plan = plan_images(package)
-    return decode_sog(package, {image: decode_image(package, image, decode_webp) for image in plan})
+    """Decode a SOG package: the images through ``decode_webp``, then the splats.
+
+    ``decode_webp`` runs on the calling thread, one image after another (Blender's
+    loader may only run on the main thread: a worker reaches it through
+    ``main_thread.MainThreadCalls``), while a helper thread computes each decoded
+    image's splat values. Once every image is decoded, the calling thread takes
+    the steps the helper has not started, from the last one back, so the two
+    finish together.
+    """
+    plan_images(package)
+    splats = SogSplats(package)
+    steps: list[tuple[Future[None], int, np.ndarray]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="gen404 SOG") as helper:
+        try:
+            for role in splats.order:
+                pixels = decode_image(package, splats.names[role], decode_webp)
+                steps.append((helper.submit(splats.add, role, pixels), role, pixels))
+            for step, role, pixels in reversed(steps):
+                if step.cancel():  # not started: this thread's now
+                    splats.add(role, pixels)
+            for step, _, _ in steps:
+                if not step.cancelled():
+                    step.result()  # raises what the step raised
+        except BaseException:
+            for step, _, _ in steps:
+                step.cancel()
+            raise
+    return splats.cloud()
 
 
 def plan_images(package: SogPackage) -> list[str]:
@@ -135,133 +169,133 @@ def decode_image(package: SogPackage, image: str, decode_webp: WebpDecoder) -> n
     return pixels
 
 
-def decode_sog(package: SogPackage, pixels: Mapping[str, np.ndarray]) -> SplatCloud:
-    """The splats from decoded images (``pixels``: image name -> (H, W, 4) uint8)."""
-    meta, called = package.meta, f"'{package.name}'"
-    count = splat_count(package)
-    names = image_names(meta, called)
+class SogSplats:
+    """A SOG's splats, filled one decoded image at a time (any order; ``order`` is the best).
 
-    def texels(image: str) -> np.ndarray:
-        flat = pixels[image].reshape(-1, 4)  # row-major from the top-left: texel i = splat i
-        if len(flat) < count:
-            raise SplatFormatError(f"{called}: {image} is too small for {count:,} splats.")
-        return flat[:count]
+    Everything meta.json says is read and checked here, before any image is
+    decoded, so a broken file fails fast. ``add`` runs the steps of one image
+    (two for positions and the SH: means_l waits for means_u, the palette for its
+    labels); ``cloud`` gives the result once every image is in.
+    """
 
-    v2 = package.version == 2
-    means = meta_section(meta, "means", called)
-    positions = _positions(
-        texels(names[0]),
-        texels(names[1]),
-        meta_numbers(means.get("mins"), 3, "means.mins", called),
-        meta_numbers(means.get("maxs"), 3, "means.maxs", called),
-    )
-    rotations = _rotations(texels(names[2]))
-
-    scales_meta, sh0_meta = meta_section(meta, "scales", called), meta_section(meta, "sh0", called)
-    scales, sh0 = texels(names[3]), texels(names[4])
-    if v2:
-        scale_code = _codebook(scales_meta, "scales", called)
-        color_code = _codebook(sh0_meta, "sh0", called)
-        log_scales = _lookup_columns([scale_code] * 3, scales)
-        sh_dc = _lookup_columns([color_code] * 3, sh0)
-        opacity = np.take(_inverse_sigmoid_table(), sh0[:, 3])
-    else:
-        s_low = meta_numbers(scales_meta.get("mins"), 3, "scales.mins", called)
-        s_high = meta_numbers(scales_meta.get("maxs"), 3, "scales.maxs", called)
-        c_low = meta_numbers(sh0_meta.get("mins"), 4, "sh0.mins", called)
-        c_high = meta_numbers(sh0_meta.get("maxs"), 4, "sh0.maxs", called)
-        log_scales = _lookup_columns([_lerp_table(s_low[c], s_high[c]) for c in range(3)], scales)
-        sh_dc = _lookup_columns([_lerp_table(c_low[c], c_high[c]) for c in range(3)], sh0)
-        opacity = np.take(_lerp_table(c_low[3], c_high[3]), sh0[:, 3])
-
-    sh_rest = np.zeros((count, 0, 3), np.float32)
-    sh_meta = meta.get("shN")
-    if sh_meta is not None:
-        sh_rest = _sh_rest(
-            pixels[names[5]], texels(names[6]), meta_section(meta, "shN", called), v2, called
-        )
-    return SplatCloud(
-        positions=positions,
-        log_scales=np.ascontiguousarray(log_scales, dtype=np.float32),
-        rotations=rotations,
-        opacity_logit=np.ascontiguousarray(opacity, dtype=np.float32),
-        sh_dc=np.ascontiguousarray(sh_dc, dtype=np.float32),
-        sh_rest=sh_rest,
-        file_up=UPRIGHT["sog"].file_up,
-        file_frame=UPRIGHT["sog"].file_frame,
-    )
-
-
-def _positions(low: np.ndarray, high: np.ndarray, mins: np.ndarray, maxs: np.ndarray) -> np.ndarray:
-    """16-bit lerp in log space, undone per axis through a 65536-entry table."""
-    steps = np.arange(65536, dtype=np.float64) / 65535
-    out = np.empty((len(low), 3), np.float32)
-    for axis in range(3):
-        span = (maxs[axis] - mins[axis]) or 1.0
-        v = mins[axis] + span * steps
-        table = (np.sign(v) * np.expm1(np.abs(v))).astype(np.float32)
-        code = low[:, axis].astype(np.uint16) | (high[:, axis].astype(np.uint16) << 8)
-        np.take(table, code, out=out[:, axis])
-    return out
-
-
-def _rotations(quats: np.ndarray) -> np.ndarray:
-    """Smallest-three quaternions (w, x, y, z); an unknown tag gives the identity."""
-    value = (np.arange(256, dtype=np.float64) / 255 * 2 - 1) / _SQRT2
-    square = value * value
-    stored = [np.take(value.astype(np.float32), quats[:, c]) for c in range(3)]
-    # 1 - (a² + b² + c²), summed in that order in float64 as splat-transform does.
-    rest = np.take(square, quats[:, 0])
-    rest += np.take(square, quats[:, 1])
-    rest += np.take(square, quats[:, 2])
-    np.subtract(1.0, rest, out=rest)
-    np.maximum(rest, 0.0, out=rest)
-    largest = np.sqrt(rest).astype(np.float32)
-    del rest
-    tag = quats[:, 3]
-    out = np.empty((len(quats), 4), np.float32)
-    # Component c is the largest where the tag says c; before it (tag > c) it is
-    # stored value c, after it (tag < c) stored value c - 1.
-    for c in range(4):
-        if c == 0:
-            column = stored[0]
-        elif c == 3:
-            column = stored[2]
+    def __init__(self, package: SogPackage) -> None:
+        meta, called = package.meta, f"'{package.name}'"
+        self.called = called
+        self.count = splat_count(package)
+        self.names = image_names(meta, called)
+        self.order = [role for role in DECODE_ORDER if role < len(self.names)]
+        means = meta_section(meta, "means", called)
+        self.mins = meta_numbers(means.get("mins"), 3, "means.mins", called)
+        self.maxs = meta_numbers(means.get("maxs"), 3, "means.maxs", called)
+        scales, sh0 = meta_section(meta, "scales", called), meta_section(meta, "sh0", called)
+        if package.version == 2:
+            self.scale_tables = [_codebook(scales, "scales", called)] * 3
+            self.color_tables = [_codebook(sh0, "sh0", called)] * 3
+            self.opacity_table = sog_tables.inverse_sigmoid_table()
         else:
-            column = np.where(tag > 252 + c, stored[c], stored[c - 1])
-        out[:, c] = np.where(tag == 252 + c, largest, column)
-    invalid = tag < 252
-    if invalid.any():
-        out[invalid] = (1.0, 0.0, 0.0, 0.0)
-    return out
+            s_low = meta_numbers(scales.get("mins"), 3, "scales.mins", called)
+            s_high = meta_numbers(scales.get("maxs"), 3, "scales.maxs", called)
+            c_low = meta_numbers(sh0.get("mins"), 4, "sh0.mins", called)
+            c_high = meta_numbers(sh0.get("maxs"), 4, "sh0.maxs", called)
+            self.scale_tables = [sog_tables.lerp_table(s_low[c], s_high[c]) for c in range(3)]
+            self.color_tables = [sog_tables.lerp_table(c_low[c], c_high[c]) for c in range(3)]
+            self.opacity_table = sog_tables.lerp_table(c_low[3], c_high[3])
+        self.k, self.palette_count, self.sh_table = 0, 0, np.zeros(256, np.float32)
+        if len(self.names) > CENTROIDS:
+            width, height = webp_size(package.images[self.names[CENTROIDS]])
+            self.k, self.palette_count, self.sh_table = _palette_plan(
+                meta_section(meta, "shN", called), package.version == 2, width, height, called
+            )
+        self.values: dict[str, np.ndarray] = {}
+        self._held: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def add(self, role: int, pixels: np.ndarray) -> None:
+        """The splat values of one decoded image, (H, W, 4) uint8 as ``decode_image`` gives.
+
+        Thread-safe: two threads may add different images at once.
+        """
+        n = self.count
+        if role == CENTROIDS:
+            # Row r holds entries 64r..64r+63, each K texels: entry p is texels [p, 0..K) here.
+            entries = pixels.reshape(len(pixels) * PALETTE_ROW, self.k, 4)
+            part = sog_tables.palette(entries, self.palette_count, self.sh_table)
+        else:
+            flat = pixels.reshape(-1, 4)  # row-major from the top-left: texel i = splat i
+            if len(flat) < n:
+                raise SplatFormatError(
+                    f"{self.called}: {self.names[role]} is too small for {n:,} splats."
+                )
+            part = flat[:n]
+        if role == QUATS:
+            self._put("rotations", (n, 4), lambda out: sog_tables.rotations(part, out))
+        elif role == SCALES:
+            self._put(
+                "log_scales", (n, 3), lambda out: sog_tables.lookup(self.scale_tables, part, out)
+            )
+        elif role == SH0:
+            colors, alpha = self.color_tables, [self.opacity_table]
+            self._put("sh_dc", (n, 3), lambda out: sog_tables.lookup(colors, part, out))
+            self._put("opacity", (n, 1), lambda out: sog_tables.lookup(alpha, part[:, 3:], out))
+        elif role in (MEANS_L, MEANS_U):
+            means = self._pair(role, part, MEANS_L, MEANS_U)
+            if means is not None:
+                low, high = means
+                tables = sog_tables.position_tables(self.mins, self.maxs)
+                self._put(
+                    "positions", (n, 3), lambda out: sog_tables.positions(low, high, tables, out)
+                )
+        else:
+            sh = self._pair(role, part, CENTROIDS, LABELS)
+            if sh is not None:
+                palette, labels = sh
+                self._put(
+                    "sh_rest",
+                    (n, self.k * 3),
+                    lambda out: sog_tables.gather_sh(palette, labels, out),
+                )
+
+    def _pair(
+        self, role: int, part: np.ndarray, first: int, second: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Both halves of a two-image step once the second is in (else None: it waits)."""
+        with self._lock:
+            self._held[role] = part
+            if first in self._held and second in self._held:
+                return self._held.pop(first), self._held.pop(second)
+        return None
+
+    def _put(self, key: str, shape: tuple[int, int], fill: Callable[[np.ndarray], None]) -> None:
+        out = np.empty(shape, np.float32)
+        fill(out)
+        with self._lock:
+            self.values[key] = out
+
+    def cloud(self) -> SplatCloud:
+        """The SplatCloud, once ``add`` has had every image."""
+        values = self.values
+        n = self.count
+        sh_rest = values.get("sh_rest", np.zeros((n, 0, 3), np.float32)).reshape(n, -1, 3)
+        return SplatCloud(
+            positions=values["positions"],
+            log_scales=values["log_scales"],
+            rotations=values["rotations"],
+            opacity_logit=values["opacity"].reshape(n),
+            sh_dc=values["sh_dc"],
+            sh_rest=sh_rest,
+            file_up=UPRIGHT["sog"].file_up,
+            file_frame=UPRIGHT["sog"].file_frame,
+        )
 
 
-def _codebook(section: Mapping[str, Any], key: str, called: str) -> np.ndarray:
+def _codebook(section: dict[str, Any], key: str, called: str) -> np.ndarray:
     return meta_numbers(section.get("codebook"), 256, f"{key}.codebook", called).astype(np.float32)
 
 
-def _inverse_sigmoid_table() -> np.ndarray:
-    y = np.clip(np.arange(256, dtype=np.float64) / 255, 1e-6, 1 - 1e-6)
-    return np.log(y / (1 - y)).astype(np.float32)
-
-
-def _lerp_table(low: float, high: float) -> np.ndarray:
-    return (low + (high - low) * (np.arange(256, dtype=np.float64) / 255)).astype(np.float32)
-
-
-def _lookup_columns(tables: list[np.ndarray], texels: np.ndarray) -> np.ndarray:
-    """(N, len(tables)) float32: column c is ``tables[c]`` at texel channel c."""
-    out = np.empty((len(texels), len(tables)), np.float32)
-    for c, table in enumerate(tables):
-        np.take(table, texels[:, c], out=out[:, c])
-    return out
-
-
-def _sh_rest(
-    centroids: np.ndarray, labels: np.ndarray, section: Mapping[str, Any], v2: bool, called: str
-) -> np.ndarray:
-    """(N, K, 3) higher SH: each splat's palette entry, the palette's bytes through the codebook."""
-    height, width = centroids.shape[:2]
+def _palette_plan(
+    section: dict[str, Any], v2: bool, width: int, height: int, called: str
+) -> tuple[int, int, np.ndarray]:
+    """(K, palette entries, byte table) of the higher SH, from meta.json and the palette's size."""
     if v2:
         bands = section.get("bands")
         if bands not in (1, 2, 3):
@@ -275,30 +309,14 @@ def _sh_rest(
         palette_count = section.get("count")
         if not isinstance(palette_count, int) or not 0 <= palette_count <= 65536:
             raise SplatFormatError(f"{called}: meta.json's shN.count is not a palette size.")
-        table = _codebook(section, "shN", called)
-    else:
-        bands = _V1_BANDS.get(width, 0)
-        if not bands:
-            raise SplatFormatError(
-                f"{called}: shN centroids {width} texels wide fit no SH band count "
-                "(192, 512 or 960 expected)."
-            )
-        k = SH_REST_COUNT[bands]
-        palette_count = (width // k) * height
-        low = float(meta_numbers(section.get("mins"), None, "shN.mins", called))
-        high = float(meta_numbers(section.get("maxs"), None, "shN.maxs", called))
-        table = _lerp_table(low, high)
-    # Row r holds entries 64r..64r+63, each K texels: entry p is texels [p, 0..K) here.
-    entries = centroids.reshape(height * PALETTE_ROW, k, 4)[:, :, :3]
-    if len(entries) < palette_count:  # entries past the image read as byte 0
-        pad = np.zeros((palette_count - len(entries), k, 3), np.uint8)
-        entries = np.concatenate([entries, pad])
-    # The palette as floats plus one row of zeros for labels past the palette.
-    palette = np.zeros((palette_count + 1, k * 3), np.float32)
-    palette[:palette_count] = table[entries[:palette_count]].reshape(palette_count, k * 3)
-    # R | G << 8 is the first little-endian uint16 of each (contiguous) RGBA texel.
-    label = np.ascontiguousarray(labels).view("<u2")[:, 0]
-    label = np.minimum(label, np.uint16(palette_count) if palette_count < 65536 else 65535)
-    out = np.empty((len(labels), k * 3), np.float32)
-    np.take(palette, label, axis=0, out=out)
-    return out.reshape(len(labels), k, 3)
+        return k, palette_count, _codebook(section, "shN", called)
+    bands = _V1_BANDS.get(width, 0)
+    if not bands:
+        raise SplatFormatError(
+            f"{called}: shN centroids {width} texels wide fit no SH band count "
+            "(192, 512 or 960 expected)."
+        )
+    k = SH_REST_COUNT[bands]
+    low = float(meta_numbers(section.get("mins"), None, "shN.mins", called))
+    high = float(meta_numbers(section.get("maxs"), None, "shN.maxs", called))
+    return k, (width // k) * height, sog_tables.lerp_table(low, high)

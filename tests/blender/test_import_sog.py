@@ -92,18 +92,18 @@ def test_ui_import_decodes_images_on_the_main_thread_and_the_rest_on_a_worker(
 ) -> None:
     module, sog_decode = addon_module("operators.import_splat"), addon_module("splats.sog_decode")
     threads: dict[str, set[int]] = {"webp": set(), "splats": set()}
-    decode_webp, decode_sog = module.decode_webp, sog_decode.decode_sog
+    decode_webp, add = module.decode_webp, sog_decode.SogSplats.add
 
     def recording_webp(data: bytes) -> np.ndarray:
         threads["webp"].add(threading.get_ident())
         return decode_webp(data)
 
-    def recording_sog(*args, **kwargs):
+    def recording_add(*args, **kwargs):
         threads["splats"].add(threading.get_ident())
-        return decode_sog(*args, **kwargs)
+        return add(*args, **kwargs)
 
     monkeypatch.setattr(module, "decode_webp", recording_webp)
-    monkeypatch.setattr(sog_decode, "decode_sog", recording_sog)
+    monkeypatch.setattr(sog_decode.SogSplats, "add", recording_add)
     reports: list[tuple[set, str]] = []
     importer = module.ThreadedImport(
         [str(sogs / "capture.sog")],
@@ -121,3 +121,31 @@ def test_ui_import_decodes_images_on_the_main_thread_and_the_rest_on_a_worker(
     assert threads["splats"] and main not in threads["splats"]
     assert any("Imported 2,000 splats from capture.sog" in text for _, text in reports)
     assert_same_layers(bpy.data.objects["capture"], imported(sogs / "capture_back.ply"))
+
+
+def test_blenders_loader_gives_every_byte_value_back_exactly(addon, tmp_path: Path) -> None:
+    """Every way the release has (an ImBuf's bytes from 5.2, a packed image's floats before)."""
+    webp = addon_module("scene.webp")
+    b = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    want = np.zeros((32, 16, 4), np.uint8)  # top half: RGB; bottom half: alpha
+    want[:16, :, 0], want[:16, :, 1], want[:16, :, 2], want[:16, :, 3] = b, 255 - b, b.T, 255
+    want[16:, :, 3] = b
+    image = bpy.data.images.new("all-bytes", 16, 32, alpha=True)
+    image.colorspace_settings.name = "Non-Color"
+    image.alpha_mode = "STRAIGHT"
+    image.pixels.foreach_set((want[::-1].astype(np.float32) / 255).ravel())
+    path = tmp_path / "all.webp"
+    image.file_format = "WEBP"
+    image.save(filepath=str(path), quality=100)  # quality 100: lossless
+    bpy.data.images.remove(image)
+    data = path.read_bytes()
+    assert data[12:16] == b"VP8L"
+    ways = [webp.decode_webp, webp._by_image] + ([webp._by_imbuf] if webp.IMBUF_PIXELS else [])
+    seen = want[..., 3] > 0  # RGB under alpha 0 is the encoder's to change
+    for decode in ways:
+        got = decode(data)
+        assert got.shape == want.shape and got.dtype == np.uint8 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got[..., 3], want[..., 3], err_msg=decode.__name__)
+        np.testing.assert_array_equal(got[seen], want[seen], err_msg=decode.__name__)
+    assert webp.IMBUF_PIXELS is (bpy.app.version >= (5, 2, 0))  # the faster way where it is
+    assert not any(image.name.startswith("gen404-") for image in bpy.data.images)

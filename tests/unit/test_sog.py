@@ -333,9 +333,12 @@ def test_a_decoder_that_fails_or_lies_is_reported() -> None:
     def broken(blob: bytes) -> np.ndarray:
         raise RuntimeError("Cannot read file")
 
-    with pytest.raises(SplatFormatError, match=r"means_l.webp could not be decoded \(Cannot"):
+    # The SH palette is decoded first (its step is the longest, see DECODE_ORDER).
+    with pytest.raises(SplatFormatError, match=r"shN_centroids.webp could not be decoded \(Cannot"):
         read_splat_bytes(data, "x.sog", decode_webp=broken)
-    with pytest.raises(SplatFormatError, match=r"decoded to .* not the 8x8 RGBA"):
+    with pytest.raises(
+        SplatFormatError, match=r"shN_centroids.webp decoded to .* not the 192x1 RGBA"
+    ):
         read_splat_bytes(data, "x.sog", decode_webp=lambda b: np.zeros((8, 8, 3), np.uint8))
 
 
