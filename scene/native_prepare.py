@@ -35,6 +35,7 @@ from .prepare import (
     EXTRA_PREFIX,
     Attribute,
     copy_group,
+    fill_after,
     non_finite_rows,
     plan_after,
 )
@@ -94,12 +95,7 @@ def write_native_rows(
     alpha += 1.0
     np.reciprocal(alpha, out=alpha)
     base[:, 3] = alpha
-    for k in range(block.sh_rest.shape[1]):
-        copy_group(block.sh_rest[:, k], out[radiance_sh_name(k)][rows])
-    if block.normals is not None:
-        copy_group(block.normals, out["file_normal"][rows])
-    for name, key in extras.items():
-        np.copyto(out[key][rows, 0], block.extra[name], casting="unsafe")
+    fill_after(block, out, rows, extras, radiance_sh_name)
 
 
 _ONES4 = np.ones(4, np.float32)

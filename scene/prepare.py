@@ -148,8 +148,20 @@ def write_rows(
     copy_group(block.log_scales, out["log_scale"][rows])
     np.copyto(out["opacity_logit"][rows, 0], block.opacity_logit, casting="unsafe")
     copy_group(block.sh_dc, out["sh_dc"][rows])
+    fill_after(block, out, rows, extras, sh_rest_name)
+
+
+def fill_after(
+    block: RowBlock,
+    out: Mapping[str, np.ndarray],
+    rows: slice,
+    extras: Mapping[str, str],
+    sh_name: Callable[[int], str],
+) -> None:
+    """The rows of ``plan_after``'s attributes: higher SH (named by ``sh_name``), normals
+    and extras, as stored, for either kind of splat object."""
     for k in range(block.sh_rest.shape[1]):
-        copy_group(block.sh_rest[:, k], out[sh_rest_name(k)][rows])
+        copy_group(block.sh_rest[:, k], out[sh_name(k)][rows])
     if block.normals is not None:
         copy_group(block.normals, out["file_normal"][rows])
     for name, key in extras.items():

@@ -28,6 +28,7 @@ Prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -128,6 +129,16 @@ def child(which: str, path: Path, home: Path) -> None:
     bpy.context.view_layer.objects.active.evaluated_get(bpy.context.evaluated_depsgraph_get())
     traced = tracemalloc.get_traced_memory()[1] / 2**20
     print(json.dumps([status("VmHWM") - before, traced]))
+
+
+def median_time(run: Callable[[], object], runs: int) -> float:
+    """The median wall time of ``runs`` calls of ``run``, in seconds."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -237,12 +248,7 @@ def main() -> None:
 
         n = max(sizes)
         data = encode_spz(realistic_splats(n, 0, seed=1), SpzOptions(version=2))
-        runs = []
-        for _ in range(args.runs):
-            started = time.perf_counter()
-            reader.read_splat_bytes(data, "bench.spz")
-            runs.append(time.perf_counter() - started)
-        best = statistics.median(runs)
+        best = median_time(lambda: reader.read_splat_bytes(data, "bench.spz"), args.runs)
         spz_line = (
             f"{n:,} splats ({len(data) / 2**20:.1f} MiB 404 zstd SPZ v2, degree 0): "
             f"{best * 1000:.0f} ms = {n / best / 1e6:.2f} M splats/s"
@@ -259,12 +265,8 @@ def main() -> None:
         n = max(sizes)
         for rest in (0, 15):
             data = Packed(n, colour_bounds=True, rest=rest, seed=3).file()
-            runs = []
-            for _ in range(args.runs):
-                started = time.perf_counter()
-                reader.read_splat_bytes(data, "bench.compressed.ply")
-                runs.append(time.perf_counter() - started)
-            best = statistics.median(runs)
+            read = functools.partial(reader.read_splat_bytes, data, "bench.compressed.ply")
+            best = median_time(read, args.runs)
             cply_parts.append(
                 f"SH {3 if rest else 0} ({len(data) / 2**20:.0f} MiB) {best * 1000:.0f} ms = "
                 f"{n / best / 1e6:.1f} M splats/s"

@@ -12,10 +12,12 @@ import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 assert "bpy" not in sys.modules, "bpy was imported before the test home was set"
 HOME = Path(tempfile.mkdtemp(prefix="gen404-blender-home-"))
@@ -172,3 +174,38 @@ def run_child(script: Path, env: dict[str, str], *args: str) -> subprocess.Compl
 def last_json(out: str) -> dict:
     """The last JSON line a child printed (its report)."""
     return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def record_thread(monkeypatch: Any, owner: object, name: str, seen: set[int]) -> None:
+    """Wrap ``owner.name`` (a function or method) so each call adds its thread's id to
+    ``seen``: where work runs, as a test asserts it."""
+    original = getattr(owner, name)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.add(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+
+
+def start_ui_import(module: Any, paths: list[str], up_axis: str) -> tuple[Any, list[tuple]]:
+    """An import as the file browser starts it (``module``: operators.import_splat's
+    ThreadedImport), and the list its reports go to; the test then steps it."""
+    reports: list[tuple] = []
+    importer = module.ThreadedImport(
+        paths, module.ImportOptions(up_axis=up_axis), lambda *report: reports.append(report)
+    )
+    importer.start(bpy.context)
+    return importer, reports
+
+
+def wait_for_work(importer: Any, timeout: float = 60.0) -> None:
+    """Block until the import's worker has asked the main thread for a call or delivered
+    a result: what the operator's timer would step for (no sleeping)."""
+    end = time.monotonic() + timeout
+    calls, results = importer.main_calls._queue, importer.job.results
+    while not calls.qsize() and not results.qsize():
+        if time.monotonic() > end:
+            raise TimeoutError("the import's worker asked nothing in time")
+        with calls.not_empty:  # woken by a call at once; a result is seen within 20 ms
+            calls.not_empty.wait(0.02)

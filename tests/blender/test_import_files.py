@@ -16,8 +16,10 @@ from tests.blender.helpers import (
     addon_module,
     attribute,
     layers,
+    record_thread,
     splat_count,
     splat_objects,
+    start_ui_import,
     wait_for_event,
 )
 from tests.simulator import figure_ply_bytes, make_figure
@@ -92,25 +94,9 @@ def test_ui_import_reads_on_a_worker_and_builds_on_the_main_thread(
     folder, names = three_formats
     module, loading = addon_module("operators.import_splat"), addon_module("splats.loading")
     threads: dict[str, set[int]] = {"read": set(), "build": set()}
-    load, build = loading.load_file, module.builder.build_object
-
-    def recording_load(*args, **kwargs):
-        threads["read"].add(threading.get_ident())
-        return load(*args, **kwargs)
-
-    def recording_build(*args, **kwargs):
-        threads["build"].add(threading.get_ident())
-        return build(*args, **kwargs)
-
-    monkeypatch.setattr(loading, "load_file", recording_load)
-    monkeypatch.setattr(module.builder, "build_object", recording_build)
-    reports: list[tuple[set, str]] = []
-    importer = module.ThreadedImport(
-        [str(folder / name) for name in names],
-        module.ImportOptions(up_axis="Y"),
-        lambda level, text: reports.append((level, text)),
-    )
-    importer.start(bpy.context)
+    record_thread(monkeypatch, loading, "load_file", threads["read"])
+    record_thread(monkeypatch, module.builder, "build_object", threads["build"])
+    importer, reports = start_ui_import(module, [str(folder / name) for name in names], "Y")
     progress, states = [], []
     while not importer.finished:
         wait_for_event(importer.job.results)  # blocks until the worker delivers: no sleeping
@@ -140,11 +126,7 @@ def test_ui_import_can_be_cancelled(addon, clean_scene, tmp_path, monkeypatch) -
         return read(*args, **kwargs)
 
     monkeypatch.setattr(loading, "read_splat_bytes", held_read)
-    reports: list = []
-    importer = module.ThreadedImport(
-        [str(path)], module.ImportOptions(), lambda *report: reports.append(report)
-    )
-    importer.start(bpy.context)
+    importer, reports = start_ui_import(module, [str(path)], "AUTO")
     assert decoding.wait(20)
     assert importer.step(bpy.context) == "RUNNING"  # still decoding: nothing to build yet
     assert importer.cancel(bpy.context) == "CANCELLED"

@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 
-from tests.blender.helpers import ROOT, addon_module, layers, splat_count, splat_objects
+from tests.blender.helpers import (
+    ROOT,
+    addon_module,
+    layers,
+    record_thread,
+    splat_count,
+    splat_objects,
+    start_ui_import,
+    wait_for_work,
+)
 from tests.unit.spzfiles import run_parallel, splat_transform
 
 SOURCE = ROOT / "tests" / "data" / "capture_sh3.src.ply"
@@ -92,29 +100,13 @@ def test_ui_import_decodes_images_on_the_main_thread_and_the_rest_on_a_worker(
 ) -> None:
     module, sog_decode = addon_module("operators.import_splat"), addon_module("splats.sog_decode")
     threads: dict[str, set[int]] = {"webp": set(), "splats": set()}
-    decode_webp, add = module.decode_webp, sog_decode.SogSplats.add
-
-    def recording_webp(data: bytes) -> np.ndarray:
-        threads["webp"].add(threading.get_ident())
-        return decode_webp(data)
-
-    def recording_add(*args, **kwargs):
-        threads["splats"].add(threading.get_ident())
-        return add(*args, **kwargs)
-
-    monkeypatch.setattr(module, "decode_webp", recording_webp)
-    monkeypatch.setattr(sog_decode.SogSplats, "add", recording_add)
-    reports: list[tuple[set, str]] = []
-    importer = module.ThreadedImport(
-        [str(sogs / "capture.sog")],
-        module.ImportOptions(up_axis="AUTO"),  # as the operator imports the reference below
-        lambda level, text: reports.append((level, text)),
-    )
-    importer.start(bpy.context)
-    deadline = time.monotonic() + 60
-    while not importer.finished and time.monotonic() < deadline:
+    record_thread(monkeypatch, module, "decode_webp", threads["webp"])
+    record_thread(monkeypatch, sog_decode.SogSplats, "add", threads["splats"])
+    # up axis as the operator imports the reference below
+    importer, reports = start_ui_import(module, [str(sogs / "capture.sog")], "AUTO")
+    while not importer.finished:
+        wait_for_work(importer)
         importer.step(bpy.context)  # serves the worker's images, then builds
-        time.sleep(0.01)
     assert importer.finished and importer.objects == ["capture"], reports
     main = threading.get_ident()
     assert threads["webp"] == {main}
