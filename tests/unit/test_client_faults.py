@@ -318,7 +318,11 @@ def test_add_task_timeout_is_not_sent_again(
     last = run_one(runner, settings_for(sim, timeout_s=0.2))[-1]
     assert last.phase is Phase.FAILED
     assert "did not answer within 0.2 s" in last.message and "not sent again" in last.message
-    time.sleep(0.5)  # the slow handler goes on and creates (charges) the task
+    # The slow handler goes on and creates (charges) the task; the job has ended, so
+    # nothing can send it again after that.
+    end = time.monotonic() + 10
+    while not sim.stats().add_task_log and time.monotonic() < end:
+        time.sleep(0.01)
     assert requests(sim, "/add_task") == 1 and len(sim.stats().add_task_log) == 1
 
 
@@ -394,10 +398,9 @@ def test_cancel_interrupts_a_retry_wait(sim: GatewaySimulator) -> None:
     r = JobRunner(parse=len)  # the real wait: on the job's cancel Event
     sim.add_fault("/get_status", F.too_many_requests(retry_after="30"))
     job_id = r.submit(GenerationRequest("a red chair"), settings_for(sim, deadline_s=100))
-    end = time.monotonic() + 5
-    while requests(sim, "/get_status") == 0 and time.monotonic() < end:
-        time.sleep(0.01)
-    time.sleep(0.05)
+    # The retry notice comes just before the job waits on its cancel Event.
+    while "trying again" not in r.events.get(timeout=5).message:
+        pass
     started = time.monotonic()
     assert r.cancel(job_id)
     r.shutdown(timeout=2)
