@@ -21,7 +21,9 @@ than a float copy per component.
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -197,15 +199,60 @@ def fill(
     measured slower (it only adds GIL hand-offs).
     """
     axes = position_axes(up_axis)
-    shown = [name for name in out if not name.startswith((EXTRA_PREFIX, "file_normal"))]
-    step = source.block_rows
-    bad = []
-    for start in range(0, source.count, step):
-        stop = min(start + step, source.count)
+    shown = shown_names(out)
+
+    def fill_rows(start: int, stop: int) -> np.ndarray:
         with np.errstate(over="ignore"):  # doubles beyond float32 become ±inf, as in ply.py
             write_rows(source.block(start, stop), out, slice(start, stop), axes, extras)
-        bad.append(non_finite_rows(out, shown, start, stop))
-    return np.concatenate(bad) if bad else np.empty(0, np.int64)
+        return non_finite_rows(out, shown, start, stop)
+
+    return fill_blocks(source, fill_rows, workers=1)
+
+
+def shown_names(out: Mapping[str, np.ndarray]) -> list[str]:
+    """The attributes a non-finite value makes a splat unusable in (not normals, extras)."""
+    return [name for name in out if not name.startswith((EXTRA_PREFIX, "file_normal"))]
+
+
+def fill_blocks(
+    source: RowSource, fill_rows: Callable[[int, int], np.ndarray], workers: int
+) -> np.ndarray:
+    """Run ``fill_rows(start, stop)`` on every block of ``source``, on this thread and up
+    to ``workers - 1`` helpers taking blocks in turn; the rows it reports (not finite),
+    in order. The first exception stops the others' next blocks and is raised here.
+
+    numpy lets go of the GIL inside each operation, so threads share the work
+    when there is arithmetic to do (and first writes into fresh memory, which
+    the kernel serves per thread).
+    """
+    step = source.block_rows
+    blocks = [(start, min(start + step, source.count)) for start in range(0, source.count, step)]
+    found: list[np.ndarray] = [np.empty(0, np.int64)] * len(blocks)
+    turns = itertools.count()  # next() on it is atomic: each block is taken once
+    failed: list[BaseException] = []
+
+    def take_blocks() -> None:
+        for index in turns:
+            if index >= len(blocks) or failed:
+                return
+            try:
+                found[index] = fill_rows(*blocks[index])
+            except BaseException as exc:  # raised on the calling thread below
+                failed.append(exc)
+                return
+
+    helpers = [
+        threading.Thread(target=take_blocks, name="gen404-fill", daemon=True)
+        for _ in range(max(0, min(workers, len(blocks)) - 1))
+    ]
+    for helper in helpers:
+        helper.start()
+    take_blocks()
+    for helper in helpers:
+        helper.join()
+    if failed:
+        raise failed[0]
+    return np.concatenate(found) if found else np.empty(0, np.int64)
 
 
 def non_finite_rows(

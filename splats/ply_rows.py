@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 
 import numpy as np
 
@@ -56,8 +57,9 @@ class PlyRows:
         layout: tuple[int, int, int, list[int], list[np.dtype]],
     ) -> None:
         self._file = open(path, "rb", buffering=0)  # noqa: SIM115  (closed by close())
+        self._reading = threading.Lock()  # one file position, several threads' blocks
         self._start, count, self._stride, self._offsets, self._dtypes = layout
-        self._buf = bytearray()
+        self._local = threading.local()  # each thread's buffer: its views outlive others' reads
         index = {name: i for i, (name, _) in enumerate(vertex.props)}
         rest_names, every_rest, k, warning = ply_header.sh_rest_layout(vertex)
         self._index = index
@@ -75,12 +77,13 @@ class PlyRows:
         self.file_up, self.file_frame = upright.file_up, upright.file_frame
 
     def block(self, start: int, stop: int) -> RowBlock:
-        """Rows start:stop as views of the buffer (valid until the next call)."""
+        """Rows start:stop as views of this thread's buffer (valid until its next call)."""
         rows = stop - start
         want = rows * self._stride
-        if len(self._buf) < want:  # the old buffer lives on while views of it do
-            self._buf = bytearray(max(want, self.block_rows * self._stride))
-        view = memoryview(self._buf)[:want]
+        buf = getattr(self._local, "buf", b"")
+        if len(buf) < want:  # the old buffer lives on while views of it do
+            buf = self._local.buf = bytearray(max(want, self.block_rows * self._stride))
+        view = memoryview(buf)[:want]
         if self._read_at(view, self._start + start * self._stride) != want:
             raise SplatFormatError(
                 "The PLY file got shorter while it was being read; wait until whatever "
@@ -102,13 +105,14 @@ class PlyRows:
 
     def _read_at(self, view: memoryview, offset: int) -> int:
         """Fill ``view`` from ``offset``; the bytes read (fewer only at the end of the file)."""
-        self._file.seek(offset)
-        done = 0
-        while done < len(view):
-            got = self._file.readinto(view[done:])
-            if not got:
-                break
-            done += got
+        with self._reading:
+            self._file.seek(offset)
+            done = 0
+            while done < len(view):
+                got = self._file.readinto(view[done:])
+                if not got:
+                    break
+                done += got
         return done
 
     def close(self) -> None:

@@ -48,7 +48,8 @@ class RowSource(Protocol):
     """A cloud to copy block by block: its shape up front, its rows on demand.
 
     The arrays ``block`` returns may be views of a reused buffer: use them
-    before the next call. Close the source when done.
+    before the same thread's next call. Several threads may call ``block`` at
+    once (each gets its own buffer). Close the source when done.
     """
 
     count: int
