@@ -83,6 +83,7 @@ def read_sog(package: SogPackage, decode_webp: WebpDecoder) -> SplatCloud:
     steps: list[tuple[Future[None], int, np.ndarray]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="gen404 SOG") as helper:
         try:
+            helper.submit(splats.touch)  # while the first image decodes
             for role in splats.order:
                 pixels = decode_image(package, splats.names[role], decode_webp)
                 steps.append((helper.submit(splats.add, role, pixels), role, pixels))
@@ -206,9 +207,21 @@ class SogSplats:
             self.k, self.palette_count, self.sh_table = _palette_plan(
                 meta_section(meta, "shN", called), package.version == 2, width, height, called
             )
+        n = self.count
+        shapes = {"positions": 3, "log_scales": 3, "rotations": 4, "sh_dc": 3, "opacity": 1}
+        shapes |= {"sh_rest": self.k * 3} if self.k else {}
+        self._out = {key: np.empty((n, width), np.float32) for key, width in shapes.items()}
         self.values: dict[str, np.ndarray] = {}
         self._held: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
+
+    def touch(self) -> None:
+        """Write the SH array once: the kernel hands out fresh memory page by page on
+        first write (180 MB for a million splats of degree 3), and done here, while the
+        first images decode, it no longer slows the palette gather (one numpy call,
+        which lets go of the GIL)."""
+        if "sh_rest" in self._out:
+            self._out["sh_rest"].fill(0.0)
 
     def add(self, role: int, pixels: np.ndarray) -> None:
         """The splat values of one decoded image, (H, W, 4) uint8 as ``decode_image`` gives.
@@ -266,7 +279,8 @@ class SogSplats:
         return None
 
     def _put(self, key: str, shape: tuple[int, int], fill: Callable[[np.ndarray], None]) -> None:
-        out = np.empty(shape, np.float32)
+        out = self._out[key]
+        assert out.shape == shape
         fill(out)
         with self._lock:
             self.values[key] = out
