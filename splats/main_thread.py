@@ -68,15 +68,16 @@ class MainThreadCalls:
 
         return call
 
-    def serve(self, budget: float = 0.1, linger: float = 0.003) -> int:
+    def serve(self, budget: float = 0.1, linger: float = 0.003, wait: float = 0.0) -> int:
         """Run queued calls on this (the main) thread; how many ran.
 
         Keeps going while calls arrive within ``linger`` seconds of each other (a
         worker asks again as soon as it has an answer) until ``budget`` seconds
-        are spent, so a few short calls take one timer tick, not one each.
+        are spent, so a few short calls take one timer tick, not one each. With
+        ``wait`` it first blocks that long for a call (a script or benchmark that
+        has nothing else to do; a timer tick never waits).
         """
         started, ran = time.perf_counter(), 0
-        wait = 0.0
         while time.perf_counter() - started < budget:
             try:
                 pending = self._queue.get(timeout=wait) if wait else self._queue.get_nowait()

@@ -14,8 +14,10 @@ Arrangements:
 
 - ``Blender, UI``: as the import operator from the interface: a worker thread
   unzips and decodes, handing each image to the main thread through
-  ``MainThreadCalls``; the main thread serves them continuously (the operator
-  serves them from its 50 ms timer, whose waits are not counted here);
+  ``MainThreadCalls``; the main thread serves each as it comes and is idle in
+  between, as Blender's is between events (it does not poll the GIL away from
+  the workers). The operator serves them from its 50 ms timer, whose waits are
+  not counted here;
 - ``Blender, script``: as ``bpy.ops.gen404.import_splat`` from a script: the
   main thread decodes, calling Blender's loader itself;
 - ``Pillow``: the reference decoder of the unit tests (this process, the dev
@@ -91,9 +93,8 @@ def one_run(data: bytes, name: str, decode_webp, ui: bool) -> tuple[int, float, 
     if ui:  # the worker decodes; this (main) thread serves its WebP calls
         worker = threading.Thread(target=decode)
         worker.start()
-        while not done.is_set():
-            if not calls.serve():
-                done.wait(0.0005)
+        while not done.is_set():  # idle between calls, as Blender's main thread is
+            calls.serve(wait=0.005)
         worker.join()
     else:
         decode()
