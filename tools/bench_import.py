@@ -144,7 +144,7 @@ def median_time(run: Callable[[], object], runs: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--zip", type=Path, help="the built extension")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--render-file", type=Path, default=RENDER_FILE)
     parser.add_argument("--child", choices=("ours", "native"), help=argparse.SUPPRESS)
