@@ -25,7 +25,6 @@ Blender's values (log scales, opacity logits, SH channel by channel).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -42,12 +41,6 @@ from .prepare import (
     shown_names,
 )
 
-FILL_WORKERS = min(
-    4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-)
-"""Threads filling Blender's attributes (the CPUs this process may use, at most 4): the
-exp, normalising and sigmoid of every splat share out well (1M splats of SH degree 0
-on 2 CPUs: 34 ms on one thread, 20 ms on two; more threads than CPUs is slower)."""
 RADIANCE_BASE = "radiance:base"
 """Blender's name for (f_dc_0, f_dc_1, f_dc_2, opacity) of a native splat."""
 OPACITY_RANGE = (float(np.finfo(np.float32).tiny), 1.0 - 2.0**-24)
@@ -135,7 +128,7 @@ def fill_native(
             write_native_rows(source.block(start, stop), out, slice(start, stop), extras)
         return non_finite_rows(out, shown, start, stop)
 
-    return fill_blocks(source, fill_rows, workers=FILL_WORKERS)
+    return fill_blocks(source, fill_rows)
 
 
 def opacity_logit(alpha: np.ndarray) -> np.ndarray:
