@@ -83,10 +83,12 @@ def read_sog(package: SogPackage, decode_webp: WebpDecoder) -> SplatCloud:
     steps: list[tuple[Future[None], int, np.ndarray]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="gen404 SOG") as helper:
         try:
-            helper.submit(splats.touch)  # while the first image decodes
+            touching = helper.submit(splats.touch)  # while the first image decodes
             for role in splats.order:
                 pixels = decode_image(package, splats.names[role], decode_webp)
                 steps.append((helper.submit(splats.add, role, pixels), role, pixels))
+            if not touching.cancel():  # started: done before this thread writes anything
+                touching.result()
             for step, role, pixels in reversed(steps):
                 if step.cancel():  # not started: this thread's now
                     splats.add(role, pixels)
@@ -94,6 +96,7 @@ def read_sog(package: SogPackage, decode_webp: WebpDecoder) -> SplatCloud:
                 if not step.cancelled():
                     step.result()  # raises what the step raised
         except BaseException:
+            touching.cancel()
             for step, _, _ in steps:
                 step.cancel()
             raise
@@ -219,7 +222,8 @@ class SogSplats:
         """Write the SH array once: the kernel hands out fresh memory page by page on
         first write (180 MB for a million splats of degree 3), and done here, while the
         first images decode, it no longer slows the palette gather (one numpy call,
-        which lets go of the GIL)."""
+        which lets go of the GIL). It must end before any step writes the array: the
+        helper runs it first, and ``read_sog`` waits for it before its own steps."""
         if "sh_rest" in self._out:
             self._out["sh_rest"].fill(0.0)
 

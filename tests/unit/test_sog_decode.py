@@ -92,3 +92,33 @@ def test_images_are_decoded_on_the_calling_thread_while_another_computes_the_spl
     for name, value in vars(reference.cloud()).items():
         if isinstance(value, np.ndarray):
             assert value.tobytes() == getattr(cloud, name).tobytes(), name
+
+
+def test_a_late_first_touch_of_the_sh_array_never_overwrites_the_splats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The helper writes the SH array once before the splats go in; when it is that late
+    (a busy machine), the calling thread must wait for it before taking steps itself."""
+    package = open_sog_zip(zip_bytes(sog_v1_files(realistic_splats(50, 3, seed=4))), "x.sog")
+    sh_written = threading.Event()
+    touch, add = sog_decode.SogSplats.touch, sog_decode.SogSplats.add
+
+    def late_touch(self: sog_decode.SogSplats) -> None:
+        # As late as can be: after the SH went in, if anything lets the splats go in first
+        # (read_sog must not: then this waits in vain for a moment, and writes first).
+        sh_written.wait(0.5)
+        touch(self)
+
+    def recording_add(self: sog_decode.SogSplats, role: int, pixels: np.ndarray) -> None:
+        add(self, role, pixels)
+        if "sh_rest" in self.values:
+            sh_written.set()
+
+    monkeypatch.setattr(sog_decode.SogSplats, "touch", late_touch)
+    monkeypatch.setattr(sog_decode.SogSplats, "add", recording_add)
+    cloud = sog_decode.read_sog(package, pillow_webp)
+    reference = sog_decode.SogSplats(package)
+    for role in sog_decode.DECODE_ORDER:
+        add(reference, role, pillow_webp(package.images[reference.names[role]]))
+    assert np.any(cloud.sh_rest != 0)
+    assert cloud.sh_rest.tobytes() == reference.cloud().sh_rest.tobytes()
