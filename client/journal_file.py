@@ -19,12 +19,12 @@ import contextlib
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomically
 from .endpoints import check_task_id, validate_base_url
 from .errors import GatewayError
 from .models import RESULT_FORMATS
@@ -162,17 +162,7 @@ def write(path: Path, entries: list[JournalEntry]) -> None:
     """Replace the journal ``path`` with ``entries``, atomically; raises OSError."""
     payload = {"version": VERSION, "tasks": [dataclasses.asdict(e) for e in entries]}
     data = json.dumps(payload, indent=1).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with open(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, data, durable=True)
     _fsync_folder(path.parent)
 
 

@@ -5,20 +5,20 @@
 """A small PNG writer (8-bit RGBA, zlib from the standard library), atomic on disk.
 
 Thumbnails are written on a worker thread and loaded by Blender on the main
-thread: a file only ever appears whole (a temporary file beside it, then
-``os.replace``), so Blender never reads half a picture.
+thread: a file only ever appears whole (``client.atomic``: a temporary file
+beside it, then ``os.replace``), so Blender never reads half a picture.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ..client.atomic import write_atomically
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -50,13 +50,5 @@ def write_png(path: str | os.PathLike[str], rgba: np.ndarray) -> Path:
     path = Path(path)
     data = png_bytes(rgba)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with open(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, data)
     return path

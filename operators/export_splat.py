@@ -14,11 +14,11 @@ frame. Importing the file again "From File" puts the splats back where they stoo
 from __future__ import annotations
 
 import os
-import tempfile
 
 import bpy
 from bpy_extras.io_utils import ExportHelper
 
+from ..client.atomic import write_atomically
 from ..scene import builder
 from ..scene.object_read import object_cloud
 from ..splats.ply import write_ply
@@ -69,21 +69,6 @@ def export_target(context: bpy.types.Context) -> bpy.types.Object | None:
         return active
     selected = [o for o in context.selected_objects if builder.is_exportable(o)]
     return selected[0] if len(selected) == 1 else None
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: no half-written file is left."""
-    folder = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or ".ply"
-    fd, temp = tempfile.mkstemp(prefix=".gen404-", suffix=suffix, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
 
 
 class GEN404_OT_export_splat(bpy.types.Operator, ExportHelper):  # type: ignore[misc]
