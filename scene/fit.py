@@ -46,6 +46,11 @@ def placeholder_name(context: bpy.types.Context) -> str:
     return ""
 
 
+def tree(root: Any) -> list[Any]:
+    """``root`` and everything parented under it (a GLB's meshes under their empty)."""
+    return [root, *root.children_recursive]
+
+
 def world_bounds(objects: Iterable[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """(min, max) of the points of ``objects`` (meshes and point clouds) in world space;
     None when they hold no point."""
@@ -77,7 +82,7 @@ def to_placeholder(view_layer: bpy.types.ViewLayer, result: Any, name: str) -> b
         return False
     view_layer.update()  # matrix_world of what was just created
     target = world_bounds([placeholder])
-    source = world_bounds([result, *result.children_recursive])
+    source = world_bounds(tree(result))
     if target is None or source is None:
         return False
     size, room = source[1] - source[0], target[1] - target[0]

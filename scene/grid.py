@@ -17,7 +17,7 @@ from typing import Any
 
 import bpy
 
-from .fit import world_bounds
+from .fit import tree, world_bounds
 from .grid_layout import Cell
 
 
@@ -32,7 +32,7 @@ def place(view_layer: bpy.types.ViewLayer, obj: Any, cell: object) -> bool:
         return False
     obj.location.z = grid.height  # built at the cursor, which may have moved since
     view_layer.update()  # matrix_world of what was just created
-    bounds = world_bounds([obj, *obj.children_recursive])
+    bounds = world_bounds(tree(obj))
     if bounds is None:  # nothing to measure: its origin stands for it
         low = high = tuple(obj.matrix_world.translation)
     else:

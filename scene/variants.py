@@ -19,17 +19,12 @@ import bpy
 
 from . import builder
 from .builder import collection
-from .fit import world_bounds
+from .fit import tree, world_bounds
 
 GAP_RATIO = 0.1
 """The gap between two variants: this share of the widest one..."""
 MIN_GAP = 0.05
 """...and at least this (metres), should they have no width."""
-
-
-def tree(root: Any) -> list[Any]:
-    """``root`` and everything parented under it (a GLB's meshes under their empty)."""
-    return [root, *root.children_recursive]
 
 
 def group_collection(scene: bpy.types.Scene, name: str) -> bpy.types.Collection:
