@@ -245,30 +245,25 @@ class SogSplats:
                 )
             part = flat[:n]
         if role == QUATS:
-            self._put("rotations", (n, 4), lambda out: sog_tables.rotations(part, out))
+            self._put("rotations", lambda out: sog_tables.rotations(part, out))
         elif role == SCALES:
-            self._put(
-                "log_scales", (n, 3), lambda out: sog_tables.lookup(self.scale_tables, part, out)
-            )
+            self._put("log_scales", lambda out: sog_tables.lookup(self.scale_tables, part, out))
         elif role == SH0:
             colors, alpha = self.color_tables, [self.opacity_table]
-            self._put("sh_dc", (n, 3), lambda out: sog_tables.lookup(colors, part, out))
-            self._put("opacity", (n, 1), lambda out: sog_tables.lookup(alpha, part[:, 3:], out))
+            self._put("sh_dc", lambda out: sog_tables.lookup(colors, part, out))
+            self._put("opacity", lambda out: sog_tables.lookup(alpha, part[:, 3:], out))
         elif role in (MEANS_L, MEANS_U):
             means = self._pair(role, part, MEANS_L, MEANS_U)
             if means is not None:
                 low, high = means
                 tables = sog_tables.position_tables(self.mins, self.maxs)
-                self._put(
-                    "positions", (n, 3), lambda out: sog_tables.positions(low, high, tables, out)
-                )
+                self._put("positions", lambda out: sog_tables.positions(low, high, tables, out))
         else:
             sh = self._pair(role, part, CENTROIDS, LABELS)
             if sh is not None:
                 palette, labels = sh
                 self._put(
                     "sh_rest",
-                    (n, self.k * 3),
                     lambda out: sog_tables.gather_sh(palette, labels, out),
                 )
 
@@ -282,9 +277,9 @@ class SogSplats:
                 return self._held.pop(first), self._held.pop(second)
         return None
 
-    def _put(self, key: str, shape: tuple[int, int], fill: Callable[[np.ndarray], None]) -> None:
+    def _put(self, key: str, fill: Callable[[np.ndarray], None]) -> None:
+        """``fill`` writes ``key``'s values into its array (made, in its shape, up front)."""
         out = self._out[key]
-        assert out.shape == shape
         fill(out)
         with self._lock:
             self.values[key] = out
