@@ -204,6 +204,13 @@ OFFLINE_MESSAGE = (
 """Short enough (under 200 bytes) that Blender keeps all of it as a poll message."""
 
 
+def sending_settings(context: bpy.types.Context | None = None) -> JobSettings:
+    """``job_settings`` for a job that sends a task; GatewayError offline or without a key."""
+    if not bpy.app.online_access:
+        raise GatewayError(OFFLINE_MESSAGE)
+    return job_settings(context)
+
+
 def blocker(context: bpy.types.Context | None = None) -> str | None:
     """What stops any generation now (offline, no key), in words; None when nothing does."""
     if not bpy.app.online_access:

@@ -99,9 +99,7 @@ class GEN404_OT_generate(SendingOperator):
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         try:
             request, label, kind = self._request()
-            if not bpy.app.online_access:
-                raise GatewayError(preferences.OFFLINE_MESSAGE)
-            settings = preferences.job_settings(context)
+            settings = preferences.sending_settings(context)
             entry = session.get_session().submit(
                 request, settings, label, kind, host_of(settings.base_url)
             )

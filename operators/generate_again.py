@@ -46,7 +46,7 @@ class GEN404_OT_generate_again(SendingOperator):
                 raise GatewayError(
                     f"'{row.label}' has not finished: only a finished task can be generated again."
                 )
-            settings = preferences.job_settings(context)
+            settings = preferences.sending_settings(context)
             entry = tasks.generate_again(key, settings)
         except GatewayError as exc:
             return failed(self, exc)

@@ -79,9 +79,7 @@ class GEN404_OT_generate_batch(SendingOperator):
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         try:
             requests = self._requests()
-            if not bpy.app.online_access:
-                raise GatewayError(preferences.OFFLINE_MESSAGE)
-            settings = preferences.job_settings(context)
+            settings = preferences.sending_settings(context)
         except GatewayError as exc:
             return failed(self, exc)
         scene = context.scene

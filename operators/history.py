@@ -105,10 +105,8 @@ class GEN404_OT_history_generate_again(HistoryOperator, SendingOperator):
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         tasks = session.get_session()
         try:
-            if not bpy.app.online_access:
-                raise GatewayError(preferences.OFFLINE_MESSAGE)
             entry = self.entry()
-            settings = preferences.job_settings(context)
+            settings = preferences.sending_settings(context)
             kept = kept_request(entry.task_id)
             if kept is not None:  # this session's task: its image is still in memory
                 row = tasks.generate_again(kept.job_id, settings)
